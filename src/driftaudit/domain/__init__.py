@@ -1,0 +1,1 @@
+"""Pure logic: models, normalization, masking, diff, scoring. No I/O, no clocks."""

@@ -1,0 +1,1 @@
+"""Pytest fixtures for the broker tests (loaded from tests/conftest.py)."""

@@ -1,0 +1,1 @@
+"""Pytest fixtures for the devices tests (loaded from tests/conftest.py)."""

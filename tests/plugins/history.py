@@ -1,0 +1,1 @@
+"""Pytest fixtures for the history tests (loaded from tests/conftest.py)."""

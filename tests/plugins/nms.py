@@ -1,0 +1,1 @@
+"""Pytest fixtures for the nms tests (loaded from tests/conftest.py)."""

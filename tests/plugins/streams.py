@@ -1,0 +1,1 @@
+"""Pytest fixtures for the streams tests (loaded from tests/conftest.py)."""
