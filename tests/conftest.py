@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.plugins.devices",
     "tests.plugins.history",
     "tests.plugins.streams",
+    "tests.plugins.preflight",
 ]
 
 settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

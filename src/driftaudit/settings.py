@@ -8,6 +8,7 @@ environment themselves; they get typed values from here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
     ssh_verify_host_keys: bool = True
     ssh_pool_idle_s: float = 300.0
     ssh_pool_per_host: int = Field(default=2, ge=1)
+    rest_scheme: Literal["http", "https"] = Field(default="https", description="device REST APIs")
+    rest_verify_tls: bool = True
+    rest_ca_bundle: Path | None = Field(default=None, description="CA bundle for device REST APIs")
+    rest_path_prefix: str = Field(default="", description="before the API path; {device_id} is replaced")
 
     # Inventory, intended configs, credentials, NMS tenants
     inventory_path: Path = Path("inventory.yaml")

@@ -1,0 +1,148 @@
+"""Pure processing of device CLI output: no I/O, no asyncio.
+
+The SSH adapter reads bytes and asks this module three questions: is this
+chunk acceptable (text, not binary, under the size cap: :class:`OutputBuffer`),
+has the device stopped at a prompt or a pager (:func:`at_prompt`,
+:func:`at_pager`), and what is the command's output once the echo, the prompt,
+the pager artefacts and terminal noise are gone (:func:`command_output`).
+Keeping it apart from the I/O (as scrapli does) lets the unit tests feed it
+every odd byte sequence a device produces without a server.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from driftaudit.adapters.devices.profiles import PlatformProfile
+from driftaudit.domain.errors import ConfigTooLargeError, ProtocolError
+
+__all__ = [
+    "OutputBuffer",
+    "at_pager",
+    "at_prompt",
+    "command_output",
+    "last_line",
+    "strip_ansi",
+    "strip_pager",
+]
+
+# CSI sequences (colours, cursor moves, erase line) and two-byte escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# A pager prompt with the erase sequence a device sends after the space:
+# backspaces, spaces, backspaces (Cisco, Arista) or CR, spaces, CR (Junos).
+_PAGER = re.compile(
+    r" ?(?:<--- More --->|-- ?More ?--|---\(more(?: \d{1,3}%)?\)---) ?"
+    r"(?:\x08+ *\x08+|\r +\r|\x08+)?"
+)
+_CRLF = re.compile(r"\r+\n")
+# The routing-engine state line Junos prints above its prompt: {master:0}.
+_JUNOS_RE_STATE = re.compile(r"^\{(?:master|backup|primary|secondary|linecard)[\w:]*\}\s*$")
+# Control characters a terminal never sends in text output (NUL, ...).
+_BINARY = re.compile(r"[\x00-\x06\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+class OutputBuffer:
+    """Accumulates a device's output as text, refusing binary and oversized output.
+
+    Decoding is incremental and strict UTF-8, so a multi-byte character split
+    across two reads is fine, while bytes that are not UTF-8, or control
+    characters no CLI prints, raise :class:`ProtocolError` at once instead of
+    waiting for a prompt that will never come.
+    """
+
+    def __init__(self, device_id: str, *, max_bytes: int) -> None:
+        self._device_id = device_id
+        self._max_bytes = max_bytes
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._parts: list[str] = []
+        self._tail = ""
+        self.nbytes = 0
+
+    def feed(self, data: bytes) -> None:
+        """Add one chunk read from the device.
+
+        Raises:
+            ConfigTooLargeError: The output passed ``max_bytes``.
+            ProtocolError: The chunk is not UTF-8 text or holds binary control bytes.
+        """
+        self.nbytes += len(data)
+        if self.nbytes > self._max_bytes:
+            raise ConfigTooLargeError(self._device_id, f"output exceeds the cap of {self._max_bytes} bytes")
+        try:
+            text = self._decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(self._device_id, "output is not UTF-8 text (binary or garbage)") from exc
+        if _BINARY.search(text):
+            raise ProtocolError(self._device_id, "output holds binary control bytes")
+        if text:
+            self._parts.append(text)
+            self._tail = (self._tail + text)[-512:]
+
+    @property
+    def tail(self) -> str:
+        """The last few hundred characters, enough to recognise a prompt or a pager."""
+        return self._tail
+
+    def text(self) -> str:
+        """Everything fed so far, as one string."""
+        return "".join(self._parts)
+
+    def reset(self) -> None:
+        """Forget the output (the byte count, which the cap applies to, is kept)."""
+        self._parts.clear()
+        self._tail = ""
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI escape sequences."""
+    return _ANSI.sub("", text)
+
+
+def last_line(text: str) -> str:
+    """The last line of ``text`` as a terminal would show it (after CRs and escapes)."""
+    line = strip_ansi(text).rsplit("\n", 1)[-1]
+    if "\r" in line:
+        pieces = [piece for piece in line.split("\r") if piece]
+        line = pieces[-1] if pieces else ""
+    return line
+
+
+def at_prompt(tail: str, profile: PlatformProfile) -> str | None:
+    """The prompt the output ends with, or None when the device is still talking."""
+    line = last_line(tail)
+    if profile.prompt.match(line):
+        return line.strip()
+    return None
+
+
+def at_pager(tail: str, profile: PlatformProfile) -> bool:
+    """Whether the output stopped at a pager prompt that waits for a key."""
+    return bool(profile.more.search(strip_ansi(tail)))
+
+
+def strip_pager(text: str) -> str:
+    """``text`` without pager prompts and the sequences that erase them."""
+    return _PAGER.sub("", text)
+
+
+def command_output(raw: str, *, command: str | None, prompt: str | None) -> str:
+    """The output of one command as plain text with LF line ends.
+
+    Removes ANSI escapes, pager prompts with their erase sequences, CR/LF
+    noise, the echoed command line (the first line, when it ends with the
+    command) and a trailing prompt line (when it starts with ``prompt``).
+    """
+    text = strip_pager(strip_ansi(raw))
+    text = _CRLF.sub("\n", text).replace("\r", "")
+    lines = text.split("\n")
+    if command is not None and lines and lines[0].rstrip().endswith(command.strip()):
+        lines = lines[1:]
+    if prompt is not None and lines and lines[-1].strip().startswith(prompt.strip()):
+        lines = lines[:-1]
+        if lines and _JUNOS_RE_STATE.match(lines[-1]):
+            lines = lines[:-1]
+    elif lines and lines[-1] == "":
+        lines = lines[:-1]
+    body = "\n".join(lines)
+    return body + "\n" if body else ""

@@ -1,0 +1,310 @@
+"""Running configs over the devices' own REST APIs (httpx).
+
+The platform decides the API style (:class:`~.profiles.RestStyle`):
+
+* Arista eAPI: ``POST /command-api``, JSON-RPC ``runCmds`` with
+  ``format: text`` and ``["enable", "show running-config"]``; the config is
+  the last result's ``output``.
+* Cisco NX-API: ``POST /ins`` with ``type: cli_show_ascii`` and
+  ``input: show running-config``; the config is ``outputs.output.body``.
+* Junos REST: ``GET /rpc/get-configuration?format=text`` (``format=set`` for
+  :attr:`~driftaudit.domain.models.Platform.JUNOS_SET`); the reply is XML
+  (``<configuration-text>``, ``<configuration-set>`` or
+  ``<configuration-information><configuration-output>``) or plain text.
+
+The URL is ``{scheme}://{device.host}:{device.port}{path_prefix}{api path}``.
+``scheme`` (default ``https``) and ``verify`` (default True: the system CA
+store; a path names a CA bundle; False turns verification off and logs a
+warning) are adapter options, because a fleet's devices share their API setup;
+``path_prefix`` is a template (``{device_id}``) for APIs reached through a
+reverse proxy, such as the simulator's ``/d/{device_id}``.
+
+Authentication is HTTP basic with the device's credential. Every httpx and OS
+exception becomes a :class:`~driftaudit.domain.errors.FetchError` subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+import re
+from collections.abc import Iterator
+from itertools import count
+from typing import Any
+
+import httpx
+
+from driftaudit.adapters.devices.options import DEFAULT_MAX_CONFIG_BYTES, FetchTimeouts, normalize_cli
+from driftaudit.adapters.devices.profiles import RestStyle, profile_for
+from driftaudit.domain.errors import (
+    AuthError,
+    ConfigTooLargeError,
+    ConfigurationError,
+    ConnectError,
+    DisconnectedError,
+    FetchError,
+    FetchTimeoutError,
+    ProtocolError,
+    RateLimitedError,
+    RemoteError,
+)
+from driftaudit.domain.models import Device, Platform
+from driftaudit.domain.ports import BaseDeviceAdapter, CredentialSource
+
+__all__ = ["RestDeviceAdapter"]
+
+log = logging.getLogger(__name__)
+
+_SHOW = "show running-config"
+_JUNOS_TEXT = re.compile(
+    r"<(configuration-text|configuration-set|configuration-output)(?:\s[^>]*)?>(.*?)</\1>", re.DOTALL
+)
+
+
+class RestDeviceAdapter(BaseDeviceAdapter):
+    """Fetches running configs from eAPI, NX-API and Junos REST endpoints.
+
+    Args:
+        credentials: Resolves ``credential_ref`` to a username and password.
+        timeouts: Connect, read (between bytes) and total limits.
+        scheme: ``https`` (default) or ``http``.
+        verify: TLS verification: True (system CAs), a CA bundle path, or False.
+        path_prefix: Inserted before the API path; ``{device_id}`` is replaced.
+        max_config_bytes: A response body above this raises ``ConfigTooLargeError``.
+        max_connections: Connections the shared HTTP client keeps, all devices together.
+        transport: An httpx transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self,
+        credentials: CredentialSource,
+        *,
+        timeouts: FetchTimeouts | None = None,
+        scheme: str = "https",
+        verify: bool | str = True,
+        path_prefix: str = "",
+        max_config_bytes: int = DEFAULT_MAX_CONFIG_BYTES,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if scheme not in ("http", "https"):
+            raise ValueError("scheme must be 'http' or 'https'")
+        self._credentials = credentials
+        self.timeouts = timeouts or FetchTimeouts()
+        self._scheme = scheme
+        self._verify = verify
+        self._prefix = path_prefix
+        self._max_bytes = max_config_bytes
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._ids = count(1)
+        if scheme == "https" and verify is False:
+            log.warning("TLS verification of device APIs is OFF: any certificate is accepted")
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its kept-alive connections."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def fetch_config(self, device: Device) -> str:
+        """The normalized running config of ``device`` from its REST API.
+
+        Raises:
+            FetchError: ``ConnectError``, ``AuthError``, ``FetchTimeoutError``
+                (with the phase), ``DisconnectedError``, ``ProtocolError``,
+                ``ConfigTooLargeError``, ``RateLimitedError`` or ``RemoteError``.
+        """
+        style = profile_for(device.platform).rest_style
+        if style is None:
+            raise ProtocolError(device.device_id, f"platform {device.platform.value} has no device REST API")
+        total = self.timeouts.total
+        try:
+            async with asyncio.timeout(total):
+                with _http_errors(device, self.timeouts):
+                    body = await self._request(device, style)
+        except TimeoutError as exc:
+            raise FetchTimeoutError(device.device_id, f"total timeout: fetch took over {total:g}s") from exc
+        text = _decode(device, body)
+        if style is RestStyle.EAPI:
+            config = _eapi_config(device, text)
+        elif style is RestStyle.NXAPI:
+            config = _nxapi_config(device, text)
+        else:
+            config = _junos_config(text)
+        return normalize_cli(config)
+
+    def _client_for_loop(self) -> httpx.AsyncClient:
+        if self._client is None:
+            t = self.timeouts
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total),
+                verify=self._verify,
+                limits=self._limits,
+                transport=self._transport,
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._client
+
+    def _base_url(self, device: Device) -> str:
+        host = f"[{device.host}]" if ":" in device.host else device.host
+        prefix = self._prefix.format(device_id=device.device_id) if self._prefix else ""
+        return f"{self._scheme}://{host}:{device.port}{prefix}"
+
+    async def _request(self, device: Device, style: RestStyle) -> bytes:
+        try:
+            credential = self._credentials.get_credential(device.credential_ref)
+        except ConfigurationError as exc:
+            raise AuthError(device.device_id, "no usable credential for this device") from exc
+        if not credential.username or credential.password is None:
+            raise AuthError(device.device_id, "the credential needs a username and a password")
+        auth = httpx.BasicAuth(credential.username, credential.password.get_secret_value())
+        base = self._base_url(device)
+        client = self._client_for_loop()
+        request: dict[str, Any]
+        if style is RestStyle.EAPI:
+            payload = {
+                "jsonrpc": "2.0",
+                "method": "runCmds",
+                "params": {"version": 1, "cmds": ["enable", _SHOW], "format": "text"},
+                "id": f"driftaudit-{next(self._ids)}",
+            }
+            request = {"method": "POST", "url": f"{base}/command-api", "json": payload}
+        elif style is RestStyle.NXAPI:
+            payload = {
+                "ins_api": {
+                    "version": "1.0",
+                    "type": "cli_show_ascii",
+                    "chunk": "0",
+                    "sid": "1",
+                    "input": _SHOW,
+                    "output_format": "json",
+                }
+            }
+            request = {"method": "POST", "url": f"{base}/ins", "json": payload}
+        else:
+            fmt = "set" if device.platform is Platform.JUNOS_SET else "text"
+            request = {
+                "method": "GET",
+                "url": f"{base}/rpc/get-configuration",
+                "params": {"format": fmt},
+                "headers": {"Accept": "application/xml"},
+            }
+        async with client.stream(auth=auth, **request) as response:
+            _check_status(device, response)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise ConfigTooLargeError(
+                        device.device_id, f"response exceeds the cap of {self._max_bytes} bytes"
+                    )
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _check_status(device: Device, response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    if status in (401, 403):
+        raise AuthError(device.device_id, f"credentials refused (HTTP {status})")
+    if status in (429, 503):
+        raise RateLimitedError(device.device_id, f"device API is busy (HTTP {status})")
+    raise RemoteError(device.device_id, f"device API answered HTTP {status}")
+
+
+def _decode(device: Device, body: bytes) -> str:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(device.device_id, "response is not UTF-8 text (binary or garbage)") from exc
+    if "\x00" in text:
+        raise ProtocolError(device.device_id, "response holds binary data")
+    return text
+
+
+def _json(device: Device, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(device.device_id, "response is not valid JSON") from exc
+
+
+def _eapi_config(device: Device, text: str) -> str:
+    document = _json(device, text)
+    if isinstance(document, dict) and isinstance(document.get("error"), dict):
+        code = document["error"].get("code")
+        raise RemoteError(device.device_id, f"eAPI error code {code}")
+    try:
+        output = document["result"][-1]["output"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ProtocolError(device.device_id, "eAPI reply has no result output") from exc
+    if not isinstance(output, str):
+        raise ProtocolError(device.device_id, "eAPI output is not text")
+    return output
+
+
+def _nxapi_config(device: Device, text: str) -> str:
+    document = _json(device, text)
+    try:
+        output = document["ins_api"]["outputs"]["output"]
+    except (KeyError, TypeError) as exc:
+        raise ProtocolError(device.device_id, "NX-API reply has no output") from exc
+    if isinstance(output, list):
+        output = output[-1] if output else {}
+    if not isinstance(output, dict):
+        raise ProtocolError(device.device_id, "NX-API output is not an object")
+    code = str(output.get("code", ""))
+    if code != "200":
+        raise RemoteError(device.device_id, f"NX-API error code {code or 'missing'}")
+    body = output.get("body")
+    if not isinstance(body, str):
+        raise ProtocolError(device.device_id, "NX-API body is not text")
+    return body
+
+
+def _junos_config(text: str) -> str:
+    match = _JUNOS_TEXT.search(text)
+    if match is None:
+        return text
+    return html.unescape(match.group(2)).lstrip("\n")
+
+
+@contextlib.contextmanager
+def _http_errors(device: Device, timeouts: FetchTimeouts) -> Iterator[None]:
+    """Translate httpx and OS exceptions into driftaudit's fetch errors."""
+    device_id, where = device.device_id, f"{device.host}:{device.port}"
+    try:
+        yield
+    except (FetchError, TimeoutError):
+        raise
+    except httpx.ConnectTimeout as exc:
+        raise FetchTimeoutError(
+            device_id, f"connect timeout: no connection to {where} within {timeouts.connect:g}s"
+        ) from exc
+    except httpx.ReadTimeout as exc:
+        raise FetchTimeoutError(
+            device_id, f"read timeout: device silent for {timeouts.read:g}s mid-response"
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise FetchTimeoutError(device_id, f"timeout talking to {where}: {type(exc).__name__}") from exc
+    except httpx.ConnectError as exc:
+        reason = "TLS verification failed" if "CERTIFICATE_VERIFY" in str(exc) else "connection failed"
+        raise ConnectError(device_id, f"cannot connect to {where}: {reason}") from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise DisconnectedError(device_id, f"{where} closed the connection mid-response") from exc
+    except httpx.HTTPError as exc:
+        raise ProtocolError(device_id, f"HTTP failure with {where}: {type(exc).__name__}") from exc
+    except OSError as exc:
+        raise ConnectError(
+            device_id, f"cannot connect to {where}: {exc.strerror or type(exc).__name__}"
+        ) from exc

@@ -1,0 +1,302 @@
+"""Running configs over SSH (asyncssh): interactive shell or exec channel.
+
+The shell path works with every platform the way an engineer would: wait for
+the prompt, turn paging off, send the show command and collect output up to
+the next prompt; if a pager prompt appears anyway it answers with a space and
+the pager text is stripped afterwards. Where the platform profile allows it
+and the adapter is built with ``use_exec=True``, the command runs on an exec
+channel instead (no prompt, no pager, the output ends at EOF).
+
+Host keys are verified against ``known_hosts`` (the given file, else
+``~/.ssh/known_hosts``; a missing file trusts nothing). Turning verification
+off is an explicit ``verify_host_keys=False`` and logs a warning.
+
+Every asyncssh and OS exception is translated here (see :func:`_ssh_errors`),
+so callers only ever see :class:`~driftaudit.domain.errors.FetchError`
+subclasses, and no message carries a credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from driftaudit.adapters.devices.channel import OutputBuffer, at_pager, at_prompt, command_output, last_line
+from driftaudit.adapters.devices.options import DEFAULT_MAX_CONFIG_BYTES, FetchTimeouts, normalize_cli
+from driftaudit.adapters.devices.pool import ConnectionPool, PoolLimits, PoolStats
+from driftaudit.adapters.devices.profiles import PlatformProfile, profile_for
+from driftaudit.domain.errors import (
+    AuthError,
+    ConfigurationError,
+    ConnectError,
+    DisconnectedError,
+    FetchError,
+    FetchTimeoutError,
+    HostKeyError,
+    ProtocolError,
+)
+from driftaudit.domain.models import Credential, Device
+from driftaudit.domain.ports import BaseDeviceAdapter, CredentialSource
+
+__all__ = ["SSHDeviceAdapter"]
+
+log = logging.getLogger(__name__)
+
+_READ_SIZE = 65536
+_TERM_SIZE = (511, 24)
+
+
+class SSHDeviceAdapter(BaseDeviceAdapter):
+    """Fetches running configs over SSH, reusing sessions through a pool.
+
+    Args:
+        credentials: Resolves each device's ``credential_ref`` to a username
+            with a password and/or a private key (PEM).
+        timeouts: Connect (TCP + SSH handshake + login), read (silence while
+            output is expected) and total (the whole fetch) limits.
+        known_hosts: The known_hosts file; None means ``~/.ssh/known_hosts``.
+        verify_host_keys: False accepts any host key (logged as a warning).
+        use_exec: Use an exec channel on platforms whose profile allows it.
+        max_config_bytes: Output above this raises ``ConfigTooLargeError``.
+        pooled: Keep sessions open between fetches (see :mod:`.pool`).
+        pool_limits: Sessions per device and idle time, when pooled.
+    """
+
+    def __init__(
+        self,
+        credentials: CredentialSource,
+        *,
+        timeouts: FetchTimeouts | None = None,
+        known_hosts: Path | None = None,
+        verify_host_keys: bool = True,
+        use_exec: bool = False,
+        max_config_bytes: int = DEFAULT_MAX_CONFIG_BYTES,
+        pooled: bool = True,
+        pool_limits: PoolLimits | None = None,
+    ) -> None:
+        self._credentials = credentials
+        self.timeouts = timeouts or FetchTimeouts()
+        self._known_hosts = known_hosts
+        self._verify = verify_host_keys
+        self._use_exec = use_exec
+        self._max_bytes = max_config_bytes
+        if not verify_host_keys:
+            log.warning("SSH host key verification is OFF: any host key is accepted (man-in-the-middle risk)")
+        self._pool: ConnectionPool[asyncssh.SSHClientConnection] | None = None
+        if pooled:
+            self._pool = ConnectionPool(
+                self._connect,
+                closer=lambda conn: conn.close(),
+                alive=lambda conn: not conn.is_closed(),
+                limits=pool_limits,
+            )
+
+    def pool_stats(self) -> PoolStats | None:
+        """Counters of the session pool, or None when not pooled."""
+        return self._pool.stats() if self._pool is not None else None
+
+    async def aclose(self) -> None:
+        """Close every pooled session."""
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def fetch_config(self, device: Device) -> str:
+        """The normalized running config of ``device``.
+
+        Raises:
+            FetchError: A subclass naming what failed: ``ConnectError``,
+                ``AuthError``, ``HostKeyError``, ``FetchTimeoutError`` (with the
+                phase), ``DisconnectedError``, ``ProtocolError``,
+                ``ConfigTooLargeError``.
+        """
+        profile = profile_for(device.platform)
+        total = self.timeouts.total
+        try:
+            async with asyncio.timeout(total):
+                return await self._fetch(device, profile)
+        except TimeoutError as exc:
+            raise FetchTimeoutError(device.device_id, f"total timeout: fetch took over {total:g}s") from exc
+
+    async def _fetch(self, device: Device, profile: PlatformProfile) -> str:
+        if self._pool is None:
+            conn = await self._connect(device)
+            try:
+                return await self._read_config(conn, device, profile)
+            finally:
+                conn.close()
+        async with self._pool.lease(device) as lease:
+            try:
+                return await self._read_config(lease.conn, device, profile)
+            except DisconnectedError:
+                if not lease.reused:
+                    raise
+                lease.discard()
+        log.info("pooled SSH session to device %s was dead; reconnecting once", device.device_id)
+        async with self._pool.lease(device, fresh=True) as lease:
+            return await self._read_config(lease.conn, device, profile)
+
+    def _credential(self, device: Device) -> Credential:
+        try:
+            credential = self._credentials.get_credential(device.credential_ref)
+        except ConfigurationError as exc:
+            raise AuthError(device.device_id, "no usable credential for this device") from exc
+        if not credential.username:
+            raise AuthError(device.device_id, "the credential has no username")
+        return credential
+
+    async def _connect(self, device: Device) -> asyncssh.SSHClientConnection:
+        credential = self._credential(device)
+        options: dict[str, Any] = {
+            "port": device.port,
+            "username": credential.username,
+            "known_hosts": self._known_hosts_arg(),
+            "config": None,
+            "agent_path": None,
+            "client_keys": None,
+            "password": None,
+        }
+        if credential.private_key is not None:
+            try:
+                key = asyncssh.import_private_key(credential.private_key.get_secret_value())
+            except (asyncssh.KeyImportError, ValueError) as exc:
+                raise AuthError(device.device_id, "the credential's private key cannot be read") from exc
+            options["client_keys"] = [key]
+        if credential.password is not None:
+            options["password"] = credential.password.get_secret_value()
+        where = f"{device.host}:{device.port}"
+        try:
+            with _ssh_errors(device, phase="connect"):
+                async with asyncio.timeout(self.timeouts.connect):
+                    return await asyncssh.connect(device.host, **options)
+        except TimeoutError as exc:
+            raise FetchTimeoutError(
+                device.device_id,
+                f"connect timeout: no SSH login at {where} within {self.timeouts.connect:g}s",
+            ) from exc
+
+    def _known_hosts_arg(self) -> str | bytes | None:
+        if not self._verify:
+            return None
+        path = self._known_hosts or Path("~/.ssh/known_hosts").expanduser()
+        return str(path) if path.is_file() else b""
+
+    async def _read_config(
+        self, conn: asyncssh.SSHClientConnection, device: Device, profile: PlatformProfile
+    ) -> str:
+        buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
+        with _ssh_errors(device, phase="read"):
+            if self._use_exec and profile.supports_exec:
+                return await self._exec(conn, device, profile, buffer)
+            return await self._shell(conn, device, profile, buffer)
+
+    async def _exec(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        device: Device,
+        profile: PlatformProfile,
+        buffer: OutputBuffer,
+    ) -> str:
+        process = await conn.create_process(profile.exec_command, encoding=None)
+        try:
+            while data := await self._read(process, device):
+                buffer.feed(data)
+            await process.wait_closed()
+        finally:
+            process.close()
+        if process.exit_status is None and process.exit_signal is None and conn.is_closed():
+            raise DisconnectedError(device.device_id, "session closed before the output was complete")
+        if process.exit_status not in (None, 0):
+            raise ProtocolError(device.device_id, f"exec command exited with status {process.exit_status}")
+        text = command_output(buffer.text(), command=None, prompt=None)
+        return normalize_cli(text)
+
+    async def _shell(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        device: Device,
+        profile: PlatformProfile,
+        buffer: OutputBuffer,
+    ) -> str:
+        process = await conn.create_process(term_type="vt100", term_size=_TERM_SIZE, encoding=None)
+        try:
+            prompt = await self._until_prompt(process, device, profile, buffer, None)
+            for command in profile.paging_off:
+                buffer.reset()
+                process.stdin.write(command.encode() + b"\n")
+                prompt = await self._until_prompt(process, device, profile, buffer, None)
+            buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
+            process.stdin.write(profile.show_config.encode() + b"\n")
+            await self._until_prompt(process, device, profile, buffer, prompt)
+            with contextlib.suppress(OSError, asyncssh.Error):
+                process.stdin.write(b"exit\n")
+        finally:
+            process.close()
+        text = command_output(buffer.text(), command=profile.show_config, prompt=prompt)
+        return normalize_cli(text)
+
+    async def _until_prompt(
+        self,
+        process: asyncssh.SSHClientProcess[bytes],
+        device: Device,
+        profile: PlatformProfile,
+        buffer: OutputBuffer,
+        prompt: str | None,
+    ) -> str:
+        """Read until the output ends at a prompt (the known one, once learned)."""
+        while True:
+            data = await self._read(process, device)
+            if not data:
+                raise DisconnectedError(device.device_id, "session closed before the prompt came back")
+            buffer.feed(data)
+            tail = buffer.tail
+            if prompt is not None:
+                if last_line(tail).strip() == prompt:
+                    return prompt
+            elif (found := at_prompt(tail, profile)) is not None:
+                return found
+            if at_pager(tail, profile):
+                process.stdin.write(b" ")
+
+    async def _read(self, process: asyncssh.SSHClientProcess[bytes], device: Device) -> bytes:
+        try:
+            async with asyncio.timeout(self.timeouts.read):
+                return await process.stdout.read(_READ_SIZE)
+        except TimeoutError as exc:
+            raise FetchTimeoutError(
+                device.device_id, f"read timeout: device silent for {self.timeouts.read:g}s mid-output"
+            ) from exc
+
+
+@contextlib.contextmanager
+def _ssh_errors(device: Device, *, phase: str) -> Iterator[None]:
+    """Translate asyncssh and OS exceptions into driftaudit's fetch errors."""
+    device_id, where = device.device_id, f"{device.host}:{device.port}"
+    try:
+        yield
+    except (FetchError, TimeoutError):
+        raise
+    except asyncssh.PermissionDenied as exc:
+        raise AuthError(device_id, f"authentication refused by {where}") from exc
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise HostKeyError(device_id, f"host key of {where} is not trusted by known_hosts") from exc
+    except (asyncssh.KeyExchangeFailed, asyncssh.ProtocolError, asyncssh.ProtocolNotSupported) as exc:
+        raise ProtocolError(device_id, f"SSH protocol failure with {where}: {type(exc).__name__}") from exc
+    except (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError) as exc:
+        if phase == "connect":
+            raise ConnectError(device_id, f"{where} closed the connection during SSH login") from exc
+        raise DisconnectedError(device_id, f"{where} closed the session mid-output") from exc
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        if phase == "connect":
+            raise ConnectError(device_id, f"{where} reset the connection during SSH login") from exc
+        raise DisconnectedError(device_id, f"{where} reset the session mid-output") from exc
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConnectError(device_id, f"cannot connect to {where}: {reason}") from exc
+    except asyncssh.Error as exc:
+        raise ProtocolError(device_id, f"SSH failure with {where}: {type(exc).__name__}") from exc

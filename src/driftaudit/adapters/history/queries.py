@@ -1,0 +1,153 @@
+"""The read queries of the history, as SQL with server-side parameters.
+
+Every query reads the ``ReplacingMergeTree`` tables with ``FINAL``: the
+sorting key of each table is exactly its idempotency key, so ``FINAL`` merges
+duplicates while streaming the parts in key order, and every query sees one
+row per key whatever the state of background merges. ``LIMIT 1 BY`` or
+``argMax`` over the whole key would need a full sort or hash of every row
+instead; ``argMax`` is still used *on top of* ``FINAL`` where a query wants the
+newest result of each device, which is a different question from dedup.
+
+Parameters use ClickHouse's ``{name:Type}`` syntax, bound by the server (or
+chDB), never by string formatting, except the grouping column of
+:func:`drift_by_sql`, which is an identifier chosen from :data:`DIMENSIONS`.
+"""
+
+# ruff: noqa: S608 - SQL composed from constants only; every value is bound server-side
+from __future__ import annotations
+
+__all__ = [
+    "DEVICE_TIMELINE",
+    "DIMENSIONS",
+    "LATEST_STATUS",
+    "MOST_DRIFTED_SECTIONS",
+    "SCORE_OVER_TIME",
+    "SCORE_OVER_TIME_FOR_TENANT",
+    "UNREACHABLE_DEVICES",
+    "drift_by_sql",
+]
+
+#: the inventory dimensions the history can be grouped by
+DIMENSIONS: tuple[str, ...] = ("tenant", "site", "role", "platform")
+
+_RESULT_COLUMNS = (
+    "audit_id, device_id, status, tenant, site, role, platform, added_count, removed_count,"
+    " reason, actual_hash, intended_hash, fetch_ms, analyze_ms, requested_at, observed_at"
+)
+
+DEVICE_TIMELINE = f"""
+SELECT {_RESULT_COLUMNS}, unified_diff
+FROM device_results FINAL
+WHERE device_id = {{device_id:String}}
+ORDER BY observed_at DESC, audit_id DESC
+LIMIT {{limit:UInt32}}
+"""
+
+#: the newest result of every device: one ``argMax`` of a tuple, by (observed_at, audit_id) so ties are stable
+_LATEST = """
+SELECT
+    device_id,
+    newest.1 AS audit_id,
+    newest.2 AS status,
+    newest.3 AS tenant,
+    newest.4 AS site,
+    newest.5 AS role,
+    newest.6 AS platform,
+    newest.7 AS added_count,
+    newest.8 AS removed_count,
+    newest.9 AS reason,
+    newest.10 AS observed_at
+FROM (
+    SELECT
+        device_id,
+        argMax(
+            (audit_id, status, tenant, site, role, platform, added_count, removed_count, reason, observed_at),
+            (observed_at, audit_id)
+        ) AS newest
+    FROM device_results FINAL
+    GROUP BY device_id
+)
+"""
+
+LATEST_STATUS = f"""
+SELECT * FROM ({_LATEST})
+ORDER BY device_id
+"""
+
+UNREACHABLE_DEVICES = f"""
+SELECT latest.device_id AS device_id, latest.tenant AS tenant, latest.site AS site,
+    latest.platform AS platform, latest.reason AS reason, latest.observed_at AS observed_at,
+    since.first_unreachable AS unreachable_since
+FROM ({_LATEST}) AS latest
+LEFT JOIN (
+    SELECT device_id, min(observed_at) AS first_unreachable
+    FROM (
+        SELECT device_id, observed_at, status,
+            max(if(status != 'unreachable', observed_at, toDateTime64(0, 3, 'UTC')))
+                OVER (PARTITION BY device_id) AS last_reachable
+        FROM device_results FINAL
+    )
+    WHERE status = 'unreachable' AND observed_at > last_reachable
+    GROUP BY device_id
+) AS since ON since.device_id = latest.device_id
+WHERE latest.status = 'unreachable'
+ORDER BY latest.observed_at DESC, latest.device_id
+"""
+
+_SCORE_COLUMNS = """
+SELECT tenant, window_start, score, compliant, drifted, unreachable, error, reachable, total
+FROM fleet_scores FINAL
+"""
+
+SCORE_OVER_TIME = f"""
+SELECT * FROM ({_SCORE_COLUMNS} ORDER BY window_start DESC, tenant LIMIT {{limit:UInt32}})
+ORDER BY window_start, tenant
+"""
+
+SCORE_OVER_TIME_FOR_TENANT = f"""
+SELECT * FROM ({_SCORE_COLUMNS}
+    WHERE tenant = {{tenant:String}}
+    ORDER BY window_start DESC LIMIT {{limit:UInt32}})
+ORDER BY window_start
+"""
+
+MOST_DRIFTED_SECTIONS = """
+SELECT
+    if(section = '', '(top level)', section) AS section,
+    uniqExact(device_id) AS devices,
+    count() AS lines,
+    countIf(change = 'added') AS added,
+    countIf(change = 'removed') AS removed,
+    max(observed_at) AS last_seen
+FROM drift_lines FINAL
+WHERE observed_at >= {since:DateTime64(3, 'UTC')}
+GROUP BY section
+ORDER BY devices DESC, lines DESC, section
+LIMIT {limit:UInt32}
+"""
+
+_DRIFT_BY = """
+SELECT
+    {dimension} AS value,
+    countIf(status = 'compliant') AS compliant,
+    countIf(status = 'drifted') AS drifted,
+    countIf(status = 'unreachable') AS unreachable,
+    countIf(status = 'error') AS error,
+    compliant + drifted AS reachable,
+    count() AS total,
+    if(reachable = 0, NULL, round(compliant / reachable * 100, 2)) AS score
+FROM ({latest})
+GROUP BY value
+ORDER BY value
+"""
+
+
+def drift_by_sql(dimension: str) -> str:
+    """The drift-by query grouped on ``dimension``, one of :data:`DIMENSIONS`.
+
+    Raises:
+        ValueError: for any other dimension (it is an identifier in the SQL).
+    """
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}, not {dimension!r}")
+    return _DRIFT_BY.format(dimension=dimension, latest=_LATEST)

@@ -1,0 +1,203 @@
+"""HTTP API (FastAPI): pre-flight checks, the fleet score and device history.
+
+The app is built by :func:`create_api` from already-built dependencies, so
+nothing connects at import time and tests can serve it on a free port. Every
+endpoint needs ``Authorization: Bearer <token>`` with the configured token
+(compared in constant time); errors are JSON ``{"error": ..., "detail": ...}``
+with the right status, and no response carries a secret: device results hold
+only masked text, and exception messages are driftaudit's own (secret-free).
+
+The serving process keeps one config client for its whole life, so the SSH
+pool and the keep-alive HTTP clients stay warm between pre-flight checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from driftaudit.audit.preflight import preflight_check
+from driftaudit.domain.errors import (
+    ConfigurationError,
+    DriftAuditError,
+    HistoryError,
+    InventoryError,
+    UnknownDeviceError,
+)
+from driftaudit.domain.masking import MaskingRegistry
+from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
+from driftaudit.domain.ports import HistoryReader, IConfigClient, IntendedConfigSource, Inventory
+from driftaudit.domain.scoring import FleetHealthScorer
+
+__all__ = ["ApiDeps", "PreflightRequest", "PreflightResponse", "create_api"]
+
+_MAX_DEVICES_PER_CHECK = 500
+
+#: Module level, not inside ``create_api``: with postponed annotations FastAPI
+#: resolves ``Depends(_bearer)`` from this module's globals.
+_bearer = HTTPBearer(auto_error=False)
+_Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDeps:
+    """What the API needs, built once by the composition root."""
+
+    inventory: Inventory
+    intended: IntendedConfigSource
+    client: IConfigClient
+    registry: MaskingRegistry
+    history: HistoryReader | None
+    token: str
+    preflight_timeout_s: float = 30.0
+    batch_size: int = 50
+
+
+class PreflightRequest(BaseModel):
+    """``POST /v1/preflight`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    devices: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        min_length=1, max_length=_MAX_DEVICES_PER_CHECK
+    )
+    timeout_s: float | None = Field(default=None, gt=0, le=300)
+
+
+class PreflightResponse(BaseModel):
+    """Per-device status and masked diff, with the check's overall verdict."""
+
+    check_id: str
+    compliant: bool
+    exit_code: int
+    elapsed_ms: float
+    timeout_s: float
+    results: list[DriftEvent]
+
+
+def _error(status: int, message: str, detail: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if detail is not None:
+        body["detail"] = detail
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def _scores(rows: Sequence[dict[str, Any]]) -> tuple[FleetScore, dict[str, FleetScore]]:
+    """Fleet and per-tenant scores over the latest status of every device."""
+    scorer = FleetHealthScorer()
+    statuses = {str(row["device_id"]): DeviceStatus(row["status"]) for row in rows}
+    by_tenant: dict[str, dict[str, DeviceStatus]] = defaultdict(dict)
+    for row in rows:
+        by_tenant[str(row["tenant"])][str(row["device_id"])] = DeviceStatus(row["status"])
+    tenants = {t: scorer.score(s, expected=list(s), tenant=t) for t, s in sorted(by_tenant.items())}
+    return scorer.score(statuses, expected=list(statuses)), tenants
+
+
+def create_api(deps: ApiDeps) -> FastAPI:
+    """The FastAPI app over ``deps`` (OpenAPI at ``/docs``).
+
+    Raises:
+        ConfigurationError: no API token configured (an open API is never served).
+    """
+    if not deps.token:
+        raise ConfigurationError("the API needs a bearer token: set DRIFTAUDIT_API_TOKEN")
+    app = FastAPI(
+        title="driftaudit",
+        summary="Configuration-drift auditor: pre-flight checks, fleet score, device history.",
+        version="1",
+    )
+    expected = deps.token.encode()
+
+    def authorize(credentials: _Credentials) -> None:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(status_code=401, detail="missing bearer token")
+        if not hmac.compare_digest(credentials.credentials.encode(), expected):
+            raise HTTPException(status_code=401, detail="invalid bearer token")
+
+    auth = [Depends(authorize)]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+            for err in exc.errors()
+        ]
+        return _error(422, "invalid request body", detail)
+
+    @app.exception_handler(UnknownDeviceError)
+    async def _unknown(_: Request, exc: UnknownDeviceError) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(HistoryError)
+    async def _history(_: Request, exc: HistoryError) -> JSONResponse:
+        return _error(503, f"history store unavailable: {exc}")
+
+    @app.exception_handler(DriftAuditError)
+    async def _ours(_: Request, exc: DriftAuditError) -> JSONResponse:
+        status = 400 if isinstance(exc, InventoryError) else 500
+        return _error(status, str(exc))
+
+    @app.post("/v1/preflight", response_model=PreflightResponse, dependencies=auth)
+    async def preflight(body: PreflightRequest) -> PreflightResponse:
+        """Fetch the devices now and compare them with their intended configs."""
+        report = await preflight_check(
+            body.devices,
+            inventory=deps.inventory,
+            intended=deps.intended,
+            client=deps.client,
+            registry=deps.registry,
+            timeout_s=body.timeout_s or deps.preflight_timeout_s,
+            batch_size=deps.batch_size,
+        )
+        return PreflightResponse(
+            check_id=report.check_id,
+            compliant=report.compliant,
+            exit_code=report.exit_code,
+            elapsed_ms=report.elapsed_ms,
+            timeout_s=report.timeout_s,
+            results=list(report.results),
+        )
+
+    def _history_reader() -> HistoryReader:
+        if deps.history is None:
+            raise HTTPException(status_code=503, detail="no history store is configured")
+        return deps.history
+
+    @app.get("/v1/fleet/score", dependencies=auth)
+    async def fleet_score() -> dict[str, Any]:
+        """The score over every device's latest status, for the fleet and per tenant."""
+        rows = await asyncio.to_thread(_history_reader().latest_status)
+        fleet, tenants = _scores(rows)
+        return {
+            "fleet": _score_json(fleet),
+            "tenants": {tenant: _score_json(score) for tenant, score in tenants.items()},
+        }
+
+    @app.get("/v1/devices/{device_id}/history", dependencies=auth)
+    async def device_history(device_id: str, limit: int = 100) -> dict[str, Any]:
+        """One device's results, newest first."""
+        deps.inventory.get(device_id)
+        rows = await asyncio.to_thread(_history_reader().device_timeline, device_id, max(1, min(limit, 1000)))
+        return {"device_id": device_id, "results": rows}
+
+    return app
+
+
+def _score_json(score: FleetScore) -> dict[str, Any]:
+    return {**score.model_dump(mode="json"), "reachable": score.reachable, "total": score.total}

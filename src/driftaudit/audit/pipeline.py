@@ -1,0 +1,295 @@
+"""The fleet audit in one process: the stream topology's steps, called in order.
+
+``trigger_fleet_audit`` is what ``driftaudit audit --no-broker``, the demo and
+the integration tests run. It goes through the same intermediate values as
+the Faust topology, and the same functions produce them:
+
+==============  ==========================  =================================
+stream agent    helper here                 step underneath
+==============  ==========================  =================================
+split           :func:`resolve_audit`       ``Inventory.select``
+fetch           (``fetch_fleet_configs``)   the routing config client
+fetch (emit)    :func:`to_device_config`    ``steps.redact_outcome``
+analyze         :func:`analyze_config`      ``steps.analyze_outcome``
+fleet score     :func:`score_events`        ``FleetHealthScorer``
+==============  ==========================  =================================
+
+Every device crosses the ``DeviceConfig`` wire contract with its secrets
+already redacted, exactly as it would on ``device-configs``, so the two paths
+cannot disagree on what a device's status is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from driftaudit.audit.fleet import fetch_fleet_configs
+from driftaudit.audit.steps import analyze_outcome, redact_outcome
+from driftaudit.audit.summary import AuditSummary, top_sections
+from driftaudit.domain.errors import DriftAuditError, HistoryError, InputError
+from driftaudit.domain.models import (
+    AuditRequest,
+    AuditRun,
+    Device,
+    DeviceConfig,
+    DeviceStatus,
+    DriftEvent,
+    FetchFailure,
+    FetchOutcome,
+    FleetScore,
+)
+from driftaudit.domain.scoring import FleetHealthScorer
+
+if TYPE_CHECKING:
+    from driftaudit.domain.masking import MaskingRegistry
+    from driftaudit.domain.ports import HistoryRepository, IConfigClient, IntendedConfigSource, Inventory
+
+__all__ = [
+    "AuditSummary",
+    "analyze_config",
+    "resolve_audit",
+    "score_events",
+    "summarize",
+    "to_device_config",
+    "top_sections",
+    "trigger_fleet_audit",
+    "utc_now",
+]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware (the default clock of the use cases)."""
+    return datetime.now(UTC)
+
+
+def resolve_audit(request: AuditRequest, inventory: Inventory) -> tuple[AuditRun, list[Device]]:
+    """Resolve a request's selector into the audit run to record and the devices to fetch.
+
+    An audit of nothing is refused rather than reported as an empty success:
+    a selector that matches no device is almost always a typo in a tenant,
+    site or role, and both the stream topology and the in-process audit must
+    say so the same way.
+
+    Raises:
+        UnknownDeviceError: the selector names ids the inventory does not know.
+        InputError: the selector matches no device.
+    """
+    devices = inventory.select(request.selector)
+    if not devices:
+        raise InputError("selector matches no device (unknown tenant, site, role, platform or tags?)")
+    run = AuditRun(
+        audit_id=request.audit_id,
+        requested_at=request.requested_at,
+        requested_by=request.requested_by,
+        device_ids=tuple(device.device_id for device in devices),
+        selector=request.selector,
+    )
+    return run, devices
+
+
+def to_device_config(
+    outcome: FetchOutcome,
+    *,
+    audit_id: str,
+    device: Device,
+    requested_at: datetime,
+    registry: MaskingRegistry,
+) -> DeviceConfig:
+    """The ``device-configs`` message for one fetch outcome, secrets redacted.
+
+    The raw text of a fetched config stops here: only the redacted text (or
+    the failure) goes on.
+    """
+    failure = outcome if isinstance(outcome, FetchFailure) else None
+    redacted = redact_outcome(outcome, registry.for_platform(device.platform))
+    return DeviceConfig(
+        audit_id=audit_id,
+        device=device,
+        requested_at=requested_at,
+        fetched_at=outcome.timestamp,
+        fetch_ms=outcome.fetch_ms,
+        redacted_text=redacted,
+        failure=failure,
+    )
+
+
+def _intended_failure(config: DeviceConfig, exc: DriftAuditError) -> FetchFailure:
+    return FetchFailure(
+        device_id=config.device.device_id,
+        status=DeviceStatus.ERROR,
+        reason=f"intended config unavailable: {exc}",
+        error_type=type(exc).__name__,
+        timestamp=config.fetched_at,
+        fetch_ms=config.fetch_ms,
+    )
+
+
+def analyze_config(
+    config: DeviceConfig, *, intended: IntendedConfigSource, registry: MaskingRegistry
+) -> DriftEvent:
+    """The drift event of one ``device-configs`` message.
+
+    An intended config that cannot be read (an unreadable file, an id that
+    would escape the directory) makes the device ``error`` with the reason,
+    instead of failing the whole audit.
+    """
+    device = config.device
+    failure = config.failure
+    text: str | None = None
+    try:
+        text = intended.get_intended(device.device_id)
+    except DriftAuditError as exc:
+        if failure is None:
+            failure = _intended_failure(config, exc)
+    return analyze_outcome(
+        audit_id=config.audit_id,
+        device=device,
+        requested_at=config.requested_at,
+        observed_at=config.fetched_at,
+        redacted_text=config.redacted_text if failure is None else None,
+        failure=failure,
+        intended=text,
+        patterns=registry.for_platform(device.platform),
+        fetch_ms=config.fetch_ms,
+    )
+
+
+def score_events(
+    events: Iterable[DriftEvent], expected: Sequence[Device]
+) -> tuple[FleetScore, dict[str, FleetScore]]:
+    """The fleet score and one score per tenant, each counting every expected device once.
+
+    Raises:
+        MissingDeviceError: an expected device has no event (the score would lie).
+    """
+    scorer = FleetHealthScorer()
+    statuses = {event.device_id: event.status for event in events}
+    by_tenant: dict[str, list[str]] = defaultdict(list)
+    for device in expected:
+        by_tenant[device.tenant].append(device.device_id)
+    fleet = scorer.score(statuses, expected=[device.device_id for device in expected])
+    tenants = {
+        tenant: scorer.score({i: statuses[i] for i in ids if i in statuses}, expected=ids, tenant=tenant)
+        for tenant, ids in sorted(by_tenant.items())
+    }
+    return fleet, tenants
+
+
+def summarize(
+    *,
+    audit_id: str,
+    requested_at: datetime,
+    devices: Sequence[Device],
+    events: Iterable[DriftEvent],
+    started_at: datetime,
+    finished_at: datetime,
+    top: int = 10,
+    stored: bool = False,
+    history_error: str | None = None,
+) -> AuditSummary:
+    """The summary of an audit from its devices and their events.
+
+    A consumer of ``drift-events`` (the broker-mode CLI) builds its summary
+    here too, so both paths report the same figures.
+
+    Raises:
+        MissingDeviceError: a device has no event.
+    """
+    collected = tuple(events)
+    fleet, tenants = score_events(collected, devices)
+    return AuditSummary(
+        audit_id=audit_id,
+        requested_at=requested_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        device_ids=tuple(device.device_id for device in devices),
+        events=collected,
+        score=fleet,
+        tenant_scores=tenants,
+        top_sections=top_sections(collected, top),
+        stored=stored,
+        history_error=history_error,
+    )
+
+
+async def _store(write: Callable[[_T], None], value: _T) -> str | None:
+    """Run one history write in a worker thread; a failure is reported, not raised."""
+    try:
+        await asyncio.to_thread(write, value)
+    except HistoryError as exc:
+        _log.warning("history write failed: %s", exc)
+        return str(exc)
+    return None
+
+
+async def trigger_fleet_audit(
+    request: AuditRequest,
+    *,
+    inventory: Inventory,
+    intended: IntendedConfigSource,
+    client: IConfigClient,
+    registry: MaskingRegistry,
+    history: HistoryRepository | None,
+    batch_size: int,
+    now: Callable[[], datetime] = utc_now,
+    top: int = 10,
+) -> AuditSummary:
+    """Audit every device the request selects, in this process, and summarize the result.
+
+    Steps: resolve the selector, record the run, fetch with at most
+    ``batch_size`` fetches in flight, redact, analyze against the intended
+    configs, store the events, score with every selected device expected.
+    Unreachable or failing devices become events with their status, never
+    exceptions. A failing history does not lose the results: the summary
+    comes back with ``stored=False`` and ``history_error`` set.
+
+    Raises:
+        UnknownDeviceError: the selector names ids the inventory does not know.
+        InputError: the selector matches no device.
+    """
+    started_at = now()
+    run, devices = resolve_audit(request, inventory)
+    by_id = {device.device_id: device for device in devices}
+    history_error = None if history is None else await _store(history.record_audit_run, run)
+
+    outcomes = await fetch_fleet_configs(
+        list(run.device_ids), client, resolve=by_id.__getitem__, batch_size=batch_size, now=now
+    )
+
+    def analyze_all() -> list[DriftEvent]:
+        events = []
+        for outcome in outcomes:
+            device = by_id[outcome.device_id]
+            config = to_device_config(
+                outcome,
+                audit_id=run.audit_id,
+                device=device,
+                requested_at=run.requested_at,
+                registry=registry,
+            )
+            events.append(analyze_config(config, intended=intended, registry=registry))
+        return events
+
+    order = {device_id: index for index, device_id in enumerate(run.device_ids)}
+    events = sorted(await asyncio.to_thread(analyze_all), key=lambda event: order[event.device_id])
+    if history is not None and history_error is None and events:
+        history_error = await _store(history.write_events, events)
+    return summarize(
+        audit_id=run.audit_id,
+        requested_at=run.requested_at,
+        devices=devices,
+        events=events,
+        started_at=started_at,
+        finished_at=now(),
+        top=top,
+        stored=history is not None and history_error is None,
+        history_error=history_error,
+    )

@@ -1,0 +1,125 @@
+"""The one comparison path: redact a fetched config, then analyze it into a DriftEvent.
+
+The Faust agents (``fetch`` emits :func:`redact_outcome`, ``analyze`` calls
+:func:`analyze_outcome`), the in-process audit and the pre-flight check all go
+through these two functions, so they cannot disagree on a device's status.
+
+Secrets leave the fetch step already redacted, and everything an event carries
+(drift lines, unified diff, hashes, the failure reason) is built from masked
+text only.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from driftaudit.domain.diff import calculate_diff
+from driftaudit.domain.masking import CompiledPatterns, redact_secrets
+from driftaudit.domain.models import (
+    ConfigResult,
+    Device,
+    DeviceStatus,
+    DriftEvent,
+    FetchFailure,
+    FetchOutcome,
+)
+
+__all__ = ["NO_INTENDED_REASON", "analyze_outcome", "redact_outcome"]
+
+#: the reason of an ``error`` event for a device whose intended config is unknown
+NO_INTENDED_REASON = "no intended config for device"
+
+
+def redact_outcome(outcome: FetchOutcome, patterns: CompiledPatterns) -> str | None:
+    """The cleaned config with every secret fingerprinted, or None for a failed fetch.
+
+    This is what may cross a topic (``device-configs``): the raw output never
+    leaves the fetching process.
+    """
+    if isinstance(outcome, ConfigResult):
+        return redact_secrets(outcome.cleaned_text, patterns)
+    return None
+
+
+def analyze_outcome(
+    *,
+    audit_id: str,
+    device: Device,
+    requested_at: datetime,
+    observed_at: datetime,
+    redacted_text: str | None,
+    failure: FetchFailure | None,
+    intended: str | None,
+    patterns: CompiledPatterns,
+    fetch_ms: float = 0.0,
+) -> DriftEvent:
+    """Turn one device's fetch result into its DriftEvent.
+
+    Args:
+        audit_id: the audit the device belongs to.
+        device: the device, as the inventory knows it.
+        requested_at: when the audit was requested.
+        observed_at: when the config was fetched (or the fetch failed).
+        redacted_text: the secret-redacted cleaned config; ignored when
+            ``failure`` is set.
+        failure: why no config was fetched, if so.
+        intended: the device's intended config (may hold secrets: it is masked
+            before anything is compared or reported), or None when unknown.
+        patterns: the device platform's compiled masking patterns.
+        fetch_ms: how long the fetch took.
+
+    Returns:
+        ``unreachable``/``error`` with the failure's reason when the fetch
+        failed; ``error`` when there is no config or no intended config;
+        otherwise ``compliant`` or ``drifted`` with the masked drift lines,
+        unified diff and hashes. ``analyze_ms`` is the comparison's own time.
+    """
+    started = time.perf_counter()
+    common = {
+        "audit_id": audit_id,
+        "device_id": device.device_id,
+        "tenant": device.tenant,
+        "site": device.site,
+        "role": device.role,
+        "platform": device.platform,
+        "requested_at": requested_at,
+        "observed_at": observed_at,
+        "fetch_ms": fetch_ms,
+    }
+    if failure is not None:
+        return DriftEvent(
+            **common,
+            status=DeviceStatus(failure.status),
+            reason=redact_secrets(failure.reason, patterns),
+            analyze_ms=_elapsed_ms(started),
+        )
+    if redacted_text is None:
+        return DriftEvent(
+            **common,
+            status=DeviceStatus.ERROR,
+            reason="no config and no failure reported for device",
+            analyze_ms=_elapsed_ms(started),
+        )
+    if intended is None:
+        return DriftEvent(
+            **common,
+            status=DeviceStatus.ERROR,
+            reason=NO_INTENDED_REASON,
+            analyze_ms=_elapsed_ms(started),
+        )
+    report = calculate_diff(redacted_text, intended, patterns, platform=device.platform)
+    return DriftEvent(
+        **common,
+        status=DeviceStatus.COMPLIANT if report.compliant else DeviceStatus.DRIFTED,
+        added=report.added,
+        removed=report.removed,
+        unified_diff=report.unified_diff,
+        actual_hash=report.actual_hash,
+        intended_hash=report.intended_hash,
+        analyze_ms=_elapsed_ms(started),
+    )
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

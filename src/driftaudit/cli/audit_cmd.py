@@ -1,0 +1,220 @@
+"""``driftaudit audit``: publish an audit request and (with ``--wait``) follow it to the end.
+
+With a broker (``DRIFTAUDIT_KAFKA_BROKER``) the request goes to
+``audit-requests`` for the workers; ``--wait`` follows ``drift-events`` with
+a progress bar until every selected device has reported (the selector is
+resolved locally against the same inventory to know how many to expect),
+then prints the summary and the fleet score. Without a broker it starts an
+embedded Tansu and a worker in this process, so the same command works on a
+laptop with no setup. ``--no-broker`` skips Kafka altogether and runs the
+same steps in process (``trigger_fleet_audit``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from driftaudit.audit.pipeline import summarize
+from driftaudit.audit.summary import AuditSummary
+from driftaudit.domain.errors import DriftAuditError
+from driftaudit.domain.models import AuditRequest, Device, DeviceSelector, DriftEvent, Platform
+from driftaudit.settings import Settings
+from driftaudit.streams.app import StreamApp
+
+__all__ = ["audit", "audit_via_broker", "local_pipeline", "register", "request_for"]
+
+
+def request_for(
+    *,
+    devices: Sequence[str] = (),
+    tenant: str | None = None,
+    site: str | None = None,
+    role: str | None = None,
+    platform: Platform | None = None,
+    audit_id: str | None = None,
+    requested_by: str = "driftaudit cli",
+) -> AuditRequest:
+    """An audit request for a selector (explicit ids, or filters that must all match)."""
+    return AuditRequest(
+        audit_id=audit_id or f"audit-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        requested_at=datetime.now(UTC),
+        requested_by=requested_by,
+        selector=DeviceSelector(
+            device_ids=tuple(devices), tenant=tenant, site=site, role=role, platform=platform
+        ),
+    )
+
+
+@contextlib.asynccontextmanager
+async def local_pipeline(settings: Settings, *, web_port: int | None = None) -> AsyncIterator[StreamApp]:
+    """A worker in this process, on real adapters from the composition root; released on exit."""
+    from driftaudit.bootstrap import build_stream_deps
+    from driftaudit.streams.app import create_app
+    from driftaudit.streams.runtime import running
+
+    deps = build_stream_deps(settings)
+    try:
+        async with running(create_app(deps, web_port=web_port)) as stream_app:
+            yield stream_app
+    finally:
+        aclose = getattr(deps.client, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        close = getattr(deps.history, "close", None)
+        if close is not None:
+            close()
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]auditing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+async def audit_via_broker(
+    settings: Settings,
+    request: AuditRequest,
+    devices: Sequence[Device],
+    *,
+    timeout_s: float,
+    on_event: Callable[[DriftEvent], None] | None = None,
+) -> AuditSummary:
+    """Publish ``request`` and collect one drift event per device into a summary.
+
+    Raises:
+        AuditRejectedError: the pipeline dead-lettered the request.
+        AuditTimeoutError: some devices did not report within ``timeout_s``.
+        BrokerError: the broker is unreachable.
+    """
+    from driftaudit.streams.client import AuditClient
+
+    started_at = datetime.now(UTC)
+    async with AuditClient(settings) as client:
+        await client.publish(request)
+        events = await client.follow(
+            request.audit_id, [d.device_id for d in devices], timeout_s=timeout_s, on_event=on_event
+        )
+    order = {device.device_id: index for index, device in enumerate(devices)}
+    return summarize(
+        audit_id=request.audit_id,
+        requested_at=request.requested_at,
+        devices=devices,
+        events=sorted(events, key=lambda event: order[event.device_id]),
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+    )
+
+
+async def follow_with_progress(
+    settings: Settings,
+    request: AuditRequest,
+    devices: Sequence[Device],
+    *,
+    timeout_s: float,
+    console: Console,
+    show: bool,
+) -> AuditSummary:
+    """:func:`audit_via_broker` with a rich progress bar (when ``show``)."""
+    if not show:
+        return await audit_via_broker(settings, request, devices, timeout_s=timeout_s)
+    with _progress(console) as progress:
+        task = progress.add_task("audit", total=len(devices), last="")
+
+        def advance(event: DriftEvent) -> None:
+            progress.update(task, advance=1, last=f"{event.device_id}: {event.status.value}")
+
+        return await audit_via_broker(settings, request, devices, timeout_s=timeout_s, on_event=advance)
+
+
+async def _publish_only(settings: Settings, request: AuditRequest) -> None:
+    from driftaudit.streams.client import AuditClient
+
+    async with AuditClient(settings) as client:
+        await client.publish(request)
+
+
+async def _run(
+    settings: Settings, request: AuditRequest, *, wait: bool, timeout_s: float, console: Console, show: bool
+) -> AuditSummary | None:
+    from driftaudit.bootstrap import build_inventory
+    from driftaudit.streams.runtime import broker_for
+
+    devices = build_inventory(settings).select(request.selector)
+    if not devices:
+        raise DriftAuditError("the selector matches no device of the inventory")
+    if settings.kafka_broker:
+        if not wait:
+            await _publish_only(settings, request)
+            return None
+        return await follow_with_progress(
+            settings, request, devices, timeout_s=timeout_s, console=console, show=show
+        )
+    with broker_for(settings) as local:
+        from driftaudit.streams.embedded_broker import free_port
+
+        async with local_pipeline(local, web_port=free_port()):
+            return await follow_with_progress(
+                local, request, devices, timeout_s=timeout_s, console=console, show=show
+            )
+
+
+def audit(
+    device: Annotated[list[str] | None, typer.Option("--device", "-d", help="A device id (repeat).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only devices of this tenant.")] = None,
+    site: Annotated[str | None, typer.Option(help="Only devices of this site.")] = None,
+    role: Annotated[str | None, typer.Option(help="Only devices with this role.")] = None,
+    platform: Annotated[Platform | None, typer.Option(help="Only devices of this platform.")] = None,
+    audit_id: Annotated[str | None, typer.Option(help="Audit id [default: generated].")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the audit to the end.")] = True,
+    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for every device.")] = 300.0,
+    no_broker: Annotated[bool, typer.Option("--no-broker", help="Run in process, no Kafka.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    diffs: Annotated[bool, typer.Option(help="Show each device's masked diff.")] = False,
+) -> None:
+    """Audit devices for drift: publish a request, follow it, print the report and the fleet score."""
+    from driftaudit.cli.render import print_summary, summary_json
+
+    settings = Settings()
+    request = request_for(
+        devices=device or (), tenant=tenant, site=site, role=role, platform=platform, audit_id=audit_id
+    )
+    console = Console(stderr=as_json)
+    try:
+        if no_broker:
+            from driftaudit.bootstrap import audit_in_process
+
+            summary: AuditSummary | None = asyncio.run(audit_in_process(request, settings))
+        else:
+            summary = asyncio.run(
+                _run(settings, request, wait=wait, timeout_s=timeout, console=console, show=not as_json)
+            )
+    except DriftAuditError as exc:
+        typer.echo(f"audit: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if summary is None:
+        typer.echo(f"published audit {request.audit_id}")
+        return
+    if as_json:
+        typer.echo(summary_json(summary, diffs=diffs))
+    else:
+        print_summary(summary, console, diffs=diffs)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``audit`` command to the ``driftaudit`` app."""
+    app.command("audit")(audit)

@@ -1,0 +1,267 @@
+"""Masking: volatile values become placeholders, secrets become keyed fingerprints.
+
+Every pattern is compiled with RE2 (``google-re2``), so no pattern, built-in or
+from an operator's file, can make masking super-linear; RE2 refuses
+lookarounds and backreferences, and such a pattern is rejected with a
+:class:`MaskingPatternError` naming it.
+
+Matching rules a pattern author must know:
+
+* ``^`` and ``$`` match at line boundaries (every pattern runs in multi-line
+  mode); ``.`` never crosses a line break, so a multi-line span must say
+  ``\\n`` (or ``[\\s\\S]``) explicitly.
+* The span masked is the named group ``value`` when present, else the whole
+  match. A volatile span that ends with a line break is removed with it (the
+  line is dropped); any other span becomes ``<volatile:NAME>``, so the line
+  stays and the rest of it still compares.
+* A secret becomes ``<secret:FINGERPRINT>``, the first 12 hex digits of
+  HMAC-SHA256(key, value): a changed secret is still drift, the value never
+  leaves the process. With ``ignore_changes`` it becomes the constant
+  ``<secret:ignored:NAME>`` instead.
+* Secrets are masked before volatiles, so :func:`redact_secrets` is exactly the
+  first half of :func:`mask_content` and masking redacted text gives the same
+  result as masking the original.
+* A span that is (or lies inside) a mask token is left alone, which makes
+  masking idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from driftaudit.domain.errors import MaskingPatternError
+from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
+
+__all__ = [
+    "TOKEN_PATTERN",
+    "CompiledPatterns",
+    "MaskingRegistry",
+    "mask_content",
+    "mask_with_counts",
+    "redact_secrets",
+]
+
+#: What every mask token looks like; other code may use it to recognise tokens.
+TOKEN_PATTERN = r"<(?:volatile|secret):[A-Za-z0-9._:-]+>"
+_TOKEN = re.compile(TOKEN_PATTERN)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_FINGERPRINT_HEX = 12
+_TOKEN_MAX = 96  # longest token: "<secret:ignored:" + a 64-character name + ">"
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """One compiled pattern: what to match and how to replace it."""
+
+    name: str
+    kind: PatternKind
+    ignore_changes: bool
+    regex: Any  # re2._Regexp; google-re2 ships no type information
+    group: int  # index of the "value" group when the pattern has one, else 0 (the whole match)
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # errors are reported by us, not printed by RE2
+    return options
+
+
+def _compile_set(rules: tuple[_Rule, ...], patterns: Mapping[str, str]) -> Any:
+    """One RE2 set answering "which of these patterns match anywhere" in a single pass."""
+    if not rules:
+        return None
+    pattern_set = re2.Set.SearchSet(_re2_options())
+    for rule in rules:
+        pattern_set.Add(patterns[rule.name])
+    pattern_set.Compile()
+    return pattern_set
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledPatterns:
+    """One platform's compiled patterns plus the fingerprint key (never shown in repr)."""
+
+    platform: Platform | None
+    secrets: tuple[_Rule, ...]
+    volatiles: tuple[_Rule, ...]
+    key: bytes = field(repr=False)
+    _secret_set: Any = field(repr=False)
+    _volatile_set: Any = field(repr=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Pattern names in the order they are applied (secrets first)."""
+        return tuple(rule.name for rule in (*self.secrets, *self.volatiles))
+
+
+def _compile_rule(pattern: MaskingPattern) -> tuple[_Rule, str]:
+    if not _NAME.fullmatch(pattern.name):
+        raise MaskingPatternError(
+            f"masking pattern {pattern.name!r}: a name is 1-64 letters, digits, '.', '_' or '-'"
+        )
+    source = f"(?m){pattern.regex}"
+    try:
+        regex = re2.compile(source, _re2_options())
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise MaskingPatternError(
+            f"masking pattern {pattern.name!r} cannot be compiled by RE2 (lookarounds and "
+            f"backreferences are not supported): {detail}"
+        ) from exc
+    if regex.search("") is not None:
+        raise MaskingPatternError(f"masking pattern {pattern.name!r} matches the empty string")
+    group = int(regex.groupindex.get("value", 0))
+    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, regex, group), source
+
+
+class MaskingRegistry:
+    """Validated, compiled masking patterns, selectable per platform.
+
+    Compilation happens once, here; :meth:`for_platform` hands out cached,
+    immutable :class:`CompiledPatterns` that are safe to share between threads.
+    """
+
+    def __init__(self, patterns: Iterable[MaskingPattern], *, key: bytes) -> None:
+        if not isinstance(key, bytes) or not key:
+            raise MaskingPatternError("the masking key must be non-empty bytes")
+        self._key = key
+        self._patterns: tuple[MaskingPattern, ...] = tuple(patterns)
+        self._rules: list[tuple[MaskingPattern, _Rule]] = []
+        self._sources: dict[str, str] = {}
+        for pattern in self._patterns:
+            if pattern.name in self._sources:
+                raise MaskingPatternError(f"masking pattern {pattern.name!r} is defined twice")
+            rule, source = _compile_rule(pattern)
+            self._rules.append((pattern, rule))
+            self._sources[pattern.name] = source
+        self._cache: dict[Platform | None, CompiledPatterns] = {}
+
+    @classmethod
+    def builtin(cls, *, key: bytes, extra: Iterable[MaskingPattern] = ()) -> MaskingRegistry:
+        """The built-in packs plus ``extra``.
+
+        An extra pattern named like a built-in replaces it in place (same
+        position in the order patterns are applied); the others come last.
+        """
+        from driftaudit.domain.packs import BUILTIN_PATTERNS
+
+        extras = list(extra)
+        builtin_names = {pattern.name for pattern in BUILTIN_PATTERNS}
+        overrides = {pattern.name: pattern for pattern in extras if pattern.name in builtin_names}
+        merged = [overrides.get(pattern.name, pattern) for pattern in BUILTIN_PATTERNS]
+        merged.extend(pattern for pattern in extras if pattern.name not in builtin_names)
+        return cls(merged, key=key)
+
+    @property
+    def patterns(self) -> tuple[MaskingPattern, ...]:
+        """Every pattern, in registration order."""
+        return self._patterns
+
+    def for_platform(self, platform: Platform | None) -> CompiledPatterns:
+        """The patterns that apply to ``platform``; ``None`` selects every pattern."""
+        cached = self._cache.get(platform)
+        if cached is not None:
+            return cached
+        chosen = [
+            rule
+            for pattern, rule in self._rules
+            if platform is None or not pattern.platforms or platform in pattern.platforms
+        ]
+        secrets = tuple(rule for rule in chosen if rule.kind is PatternKind.SECRET)
+        volatiles = tuple(rule for rule in chosen if rule.kind is PatternKind.VOLATILE)
+        compiled = CompiledPatterns(
+            platform=platform,
+            secrets=secrets,
+            volatiles=volatiles,
+            key=self._key,
+            _secret_set=_compile_set(secrets, self._sources),
+            _volatile_set=_compile_set(volatiles, self._sources),
+        )
+        self._cache[platform] = compiled
+        return compiled
+
+
+def _touches_token(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a mask token, or cuts into one.
+
+    A span that wholly contains a token plus other text may be masked (the
+    token is subsumed); anything else touching a token is left alone, so
+    masked text masks to itself.
+    """
+    if "<" not in text:
+        return False
+    for token in _TOKEN.finditer(text, max(0, start - _TOKEN_MAX), end + _TOKEN_MAX):
+        if token.start() >= end or token.end() <= start:
+            continue
+        contained = start <= token.start() and token.end() <= end
+        if not contained or (token.start() == start and token.end() == end):
+            return True
+    return False
+
+
+def _replacement(rule: _Rule, value: str, key: bytes) -> str:
+    if rule.kind is PatternKind.VOLATILE:
+        return "" if value.endswith("\n") else f"<volatile:{rule.name}>"
+    if rule.ignore_changes:
+        return f"<secret:ignored:{rule.name}>"
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"<secret:{digest[:_FINGERPRINT_HEX]}>"
+
+
+def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
+    pieces: list[str] = []
+    position = 0
+    count = 0
+    for match in rule.regex.finditer(text):
+        start, end = match.span(rule.group)
+        if start < 0 or start == end or _touches_token(text, start, end):
+            continue
+        pieces.append(text[position:start])
+        pieces.append(_replacement(rule, text[start:end], key))
+        position = end
+        count += 1
+    if not count:
+        return text, 0
+    pieces.append(text[position:])
+    return "".join(pieces), count
+
+
+def _apply_phase(
+    text: str, rules: tuple[_Rule, ...], pattern_set: Any, key: bytes, counts: dict[str, int]
+) -> str:
+    if pattern_set is None:
+        return text
+    candidates = pattern_set.Match(text)
+    if not candidates:
+        return text
+    for index in sorted(candidates):
+        rule = rules[index]
+        text, count = _apply(text, rule, key)
+        if count:
+            counts[rule.name] = counts.get(rule.name, 0) + count
+    return text
+
+
+def mask_with_counts(content: str, patterns: CompiledPatterns) -> tuple[str, dict[str, int]]:
+    """Mask secrets, then volatile values; also return how many spans each pattern masked."""
+    counts: dict[str, int] = {}
+    text = _apply_phase(content, patterns.secrets, patterns._secret_set, patterns.key, counts)
+    text = _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts)
+    return text, counts
+
+
+def mask_content(content: str, patterns: CompiledPatterns) -> str:
+    """The text to compare: secrets fingerprinted, volatile values replaced or dropped."""
+    return mask_with_counts(content, patterns)[0]
+
+
+def redact_secrets(content: str, patterns: CompiledPatterns) -> str:
+    """Only the secrets masked: what may leave the process (topics, history, logs)."""
+    return _apply_phase(content, patterns.secrets, patterns._secret_set, patterns.key, {})

@@ -1,0 +1,288 @@
+"""Normalization: whatever a source returned becomes the running-config text alone.
+
+Two entry points, both pure:
+
+* :meth:`ConfigNormalizer.from_envelope` reads an NMS or device-API response
+  as declared by an :class:`~driftaudit.domain.models.EnvelopeSpec` (JSON, XML
+  or text), drops metadata keys at any depth, and returns the config text.
+* :meth:`ConfigNormalizer.clean_cli` turns an interactive CLI transcript into
+  the config: prompts, command echo, pagination prompts and their backspace
+  erasures, ANSI escapes, ``Building configuration...`` headers, CR/LF noise.
+
+Both end in :meth:`ConfigNormalizer.normalize_text`: ``\\n`` line endings, no
+trailing whitespace, no leading or trailing blank lines, one final newline.
+
+XML is parsed with the standard library after refusing any DTD, which rules
+out entity expansion and external entities without a new dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from driftaudit.domain.envelopes import ALWAYS_METADATA_KEYS, BUILTIN_ENVELOPES
+from driftaudit.domain.errors import ConfigurationError, NormalizationError
+from driftaudit.domain.models import EnvelopeSpec
+
+__all__ = ["BUILTIN_ENVELOPES", "ConfigNormalizer"]
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
+#: A pager prompt and the backspaces/spaces a device sends to erase it.
+_PAGER = re.compile(
+    r"[ \t]*(?:-+[ \t]*\(?[ \t]*more(?:[ \t]+\d+%)?[ \t]*\)?[ \t]*-+|<-+[ \t]*more[ \t]*-+>)[ \t]*"
+    r"(?:[\b]+[ \t]*)*",
+    re.IGNORECASE,
+)
+#: A line that is only a prompt (or a prompt and a command): "router#", "user@host> show ...".
+_PROMPT_GUESS = re.compile(r"^(?:\{[\w:.-]+\}|\[edit[^\]]*\]|[\w.@/:~-]+(?:\([\w./:-]+\))?[#>$%].*)$")
+_HEADERS = re.compile(
+    r"^(?:Building configuration\.\.\.|Current configuration[ \t]*:[ \t]*\d+ bytes"
+    r"|Load for five secs:.*|Time source is .*|show[ \t].*)$"
+)
+_DTD = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_XML_WRAPPED = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?<([\w:.-]+)[^>]*>(.*)</\1>\s*$", re.DOTALL)
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s"{}\[\],:]+')
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_JSON_LITERALS = frozenset({"true", "false", "null"})
+
+
+class ConfigNormalizer:
+    """Turns envelopes and CLI transcripts into running-config text, per declared envelope specs."""
+
+    def __init__(self, envelopes: Mapping[str, EnvelopeSpec] | None = None) -> None:
+        self._envelopes: Mapping[str, EnvelopeSpec] = dict(
+            BUILTIN_ENVELOPES if envelopes is None else envelopes
+        )
+
+    @property
+    def envelopes(self) -> Mapping[str, EnvelopeSpec]:
+        """The specs this normalizer knows, by name."""
+        return self._envelopes
+
+    def from_envelope(self, device_id: str, body: str | bytes, spec: EnvelopeSpec | str) -> str:
+        """The config text inside ``body``, read as ``spec`` declares.
+
+        Raises:
+            NormalizationError: the body is not what the spec declares, or holds no config text.
+            ConfigurationError: ``spec`` names no known envelope.
+        """
+        spec = self._resolve(spec)
+        text = _decode(device_id, body)
+        if spec.format == "text":
+            config: Any = text
+        elif spec.format == "json":
+            try:
+                document = _strip_keys(_load_json(device_id, text), ALWAYS_METADATA_KEYS | spec.metadata_keys)
+            except RecursionError as exc:
+                raise NormalizationError(device_id, "JSON nested too deeply") from exc
+            config = _walk_json(device_id, document, spec.config_path)
+        else:
+            config = _read_xml(device_id, text, spec)
+        if not isinstance(config, str):
+            where = "/".join(spec.config_path) or "the document root"
+            raise NormalizationError(
+                device_id, f"{where} holds {type(config).__name__} data, not config text (envelope {spec.name})"
+            )
+        result = self.normalize_text(config)
+        if not result:
+            raise NormalizationError(device_id, f"envelope {spec.name} holds no config text")
+        return result
+
+    def clean_cli(
+        self, output: str, *, command: str | None = None, prompt: str | re.Pattern[str] | None = None
+    ) -> str:
+        """The config in a CLI transcript, without prompts, echo, pagination or headers.
+
+        ``command`` (e.g. ``"show running-config"``) drops everything up to and
+        including its echo. ``prompt`` (literal text or a pattern matched at
+        line start) names the prompt; without it, prompt-like lines are guessed.
+        Either way prompts are dropped only at the start and the end of the
+        output, so a config line that looks like a prompt (in a banner) stays.
+        """
+        lines = _render_terminal(_ANSI.sub("", output))
+        prompt_re = re.compile(re.escape(prompt)) if isinstance(prompt, str) else prompt
+        if command:
+            lines = _after_echo(lines, command.strip(), prompt_re)
+        lines = _trim_edges(lines, prompt_re)
+        return self.normalize_text("\n".join(lines))
+
+    def normalize_text(self, text: str) -> str:
+        """``\\n`` endings, no trailing whitespace, no blank lines at either end, one final newline."""
+        text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+        lines = [line.rstrip() for line in text.split("\n")]
+        while lines and not lines[-1]:
+            lines.pop()
+        start = 0
+        while start < len(lines) and not lines[start]:
+            start += 1
+        return "\n".join(lines[start:]) + "\n" if start < len(lines) else ""
+
+    def _resolve(self, spec: EnvelopeSpec | str) -> EnvelopeSpec:
+        if isinstance(spec, EnvelopeSpec):
+            return spec
+        try:
+            return self._envelopes[spec]
+        except KeyError:
+            raise ConfigurationError(f"unknown envelope {spec!r}") from None
+
+
+def _decode(device_id: str, body: str | bytes) -> str:
+    if isinstance(body, str):
+        return body
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NormalizationError(device_id, f"body is not UTF-8 (byte {exc.start})") from exc
+
+
+def _render_terminal(text: str) -> list[str]:
+    """Lines as a terminal would show them: backspace and carriage return overwrite in place."""
+    lines: list[str] = []
+    for raw in re.sub(r"\r+\n", "\n", _PAGER.sub("", text)).split("\n"):
+        if "\b" in raw or "\r" in raw:
+            cells: list[str] = []
+            cursor = 0
+            for char in raw:
+                if char == "\b":
+                    cursor = max(0, cursor - 1)
+                elif char == "\r":
+                    cursor = 0
+                else:
+                    if cursor < len(cells):
+                        cells[cursor] = char
+                    else:
+                        cells.append(char)
+                    cursor += 1
+            raw = "".join(cells)
+        raw = _CONTROL.sub("", raw).rstrip()
+        lines.append(raw)
+    return lines
+
+
+def _after_echo(lines: list[str], command: str, prompt: re.Pattern[str] | None) -> list[str]:
+    for index, line in enumerate(lines):
+        stripped = prompt.sub("", line, count=1) if prompt is not None and prompt.match(line) else line
+        echoed = _PROMPT_GUESS.match(line.strip()) is not None and line.rstrip().endswith(command)
+        if stripped.strip() == command or echoed:
+            return lines[index + 1 :]
+    return lines
+
+
+def _trim_edges(lines: list[str], prompt: re.Pattern[str] | None) -> list[str]:
+    def is_prompt(line: str) -> bool:
+        if prompt is not None and prompt.match(line):
+            return True
+        return _PROMPT_GUESS.match(line.strip()) is not None
+
+    start, end = 0, len(lines)
+    while start < end and (not lines[start].strip() or _HEADERS.match(lines[start].strip()) or is_prompt(lines[start])):
+        start += 1
+    while end > start and (not lines[end - 1].strip() or is_prompt(lines[end - 1])):
+        end -= 1
+    return lines[start:end]
+
+
+def _load_json(device_id: str, text: str) -> Any:
+    """JSON, tolerating what devices really send: an XML wrapper and bare tokens like ``3m``."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    wrapped = _XML_WRAPPED.match(text)
+    inner = wrapped.group(2) if wrapped else text
+    repaired = _JSON_TOKEN.sub(_quote_bare, inner)
+    try:
+        return json.loads(repaired)
+    except ValueError as exc:
+        message = getattr(exc, "msg", "invalid JSON")
+        line = getattr(exc, "lineno", "?")
+        raise NormalizationError(device_id, f"body is not JSON ({message} at line {line})") from exc
+
+
+def _quote_bare(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if token.startswith('"') or token in _JSON_LITERALS or _JSON_NUMBER.fullmatch(token):
+        return token
+    return json.dumps(token)
+
+
+def _strip_keys(node: Any, keys: frozenset[str]) -> Any:
+    if isinstance(node, Mapping):
+        return {key: _strip_keys(value, keys) for key, value in node.items() if key not in keys}
+    if isinstance(node, list):
+        return [_strip_keys(item, keys) for item in node]
+    return node
+
+
+def _walk_json(device_id: str, document: Any, path: Sequence[str]) -> Any:
+    node = document
+    for raw in path:
+        segment = raw.replace("{device_id}", device_id)
+        if isinstance(node, Mapping):
+            if segment not in node:
+                raise NormalizationError(device_id, f"envelope has no {raw!r} where the config should be")
+            node = node[segment]
+        elif isinstance(node, list):
+            node = _select(device_id, node, raw, segment)
+        else:
+            raise NormalizationError(device_id, f"envelope has no {raw!r}: a {type(node).__name__} is there")
+    return node
+
+
+def _select(device_id: str, items: list[Any], raw: str, segment: str) -> Any:
+    if segment.isdigit():
+        if int(segment) < len(items):
+            return items[int(segment)]
+    elif "=" in segment:
+        key, _, wanted = segment.partition("=")
+        for item in items:
+            if isinstance(item, Mapping) and str(item.get(key)) == wanted:
+                return item
+    raise NormalizationError(device_id, f"envelope has no list item {raw!r} where the config should be")
+
+
+def _local(tag: Any) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _read_xml(device_id: str, text: str, spec: EnvelopeSpec) -> str:
+    if _DTD.search(text):
+        raise NormalizationError(device_id, "XML with a DTD or entity declarations is refused")
+    try:
+        root = ET.fromstring(text.strip())  # noqa: S314 - no DTD, so no entity expansion
+    except ET.ParseError as exc:
+        raise NormalizationError(device_id, f"body is not well-formed XML ({exc})") from exc
+    _drop_elements(root, ALWAYS_METADATA_KEYS | spec.metadata_keys)
+    node: ET.Element | None = root
+    if spec.config_path:
+        first = spec.config_path[0]
+        node = next((element for element in root.iter() if _local(element.tag) == first), None)
+        for name in spec.config_path[1:]:
+            if node is None:
+                break
+            node = next((child for child in node if _local(child.tag) == name), None)
+    if node is None:
+        where = "/".join(spec.config_path)
+        raise NormalizationError(device_id, f"envelope has no element {where} (envelope {spec.name})")
+    return "".join(node.itertext())
+
+
+def _drop_elements(root: ET.Element, names: frozenset[str]) -> None:
+    """Remove metadata elements anywhere, keeping the text that followed them."""
+    for parent in list(root.iter()):
+        previous: ET.Element | None = None
+        for child in list(parent):
+            if _local(child.tag) not in names:
+                previous = child
+                continue
+            if child.tail:
+                if previous is not None:
+                    previous.tail = (previous.tail or "") + child.tail
+                else:
+                    parent.text = (parent.text or "") + child.tail
+            parent.remove(child)

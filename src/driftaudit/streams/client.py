@@ -1,0 +1,197 @@
+"""The producer side of the pipeline: publish audit requests, follow their results.
+
+``driftaudit audit`` and the demo use :class:`AuditClient`: it makes sure the
+topics exist with the configured partition count (a producer would otherwise
+let the broker auto-create them with its default), publishes an
+:class:`AuditRequest`, and follows ``drift-events`` (and ``dead-letter``, so a
+rejected request fails fast) from the position they had before publishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable, Collection
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from driftaudit.domain.errors import DriftAuditError, InputError
+from driftaudit.domain.models import AuditRequest, DeadLetter, DriftEvent
+from driftaudit.settings import Settings
+from driftaudit.streams.codec import encode
+from driftaudit.streams.topics import TopicNames
+
+__all__ = ["AuditClient", "AuditRejectedError", "AuditTimeoutError", "BrokerError"]
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerError(DriftAuditError):
+    """The broker could not be reached or refused an operation."""
+
+
+class AuditRejectedError(InputError):
+    """The pipeline dead-lettered the audit request."""
+
+
+class AuditTimeoutError(DriftAuditError):
+    """Not every device reported before the deadline."""
+
+    def __init__(self, missing: Collection[str], timeout_s: float) -> None:
+        self.missing = sorted(missing)
+        listed = ", ".join(self.missing[:10]) + (" ..." if len(self.missing) > 10 else "")
+        super().__init__(f"{len(self.missing)} devices did not report within {timeout_s:.0f}s: {listed}")
+
+
+class AuditClient:
+    """Publishes audit requests and follows their drift events.
+
+    Use as an async context manager; the follower is positioned at the end of
+    ``drift-events`` and ``dead-letter`` on entry, before anything is published.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.kafka_broker:
+            raise BrokerError("no broker configured (DRIFTAUDIT_KAFKA_BROKER)")
+        self._bootstrap = settings.kafka_broker.removeprefix("kafka://")
+        self._settings = settings
+        self.names = TopicNames(settings.topic_prefix)
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> AuditClient:
+        try:
+            await self.ensure_topics()
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, max_request_size=self._settings.max_message_bytes * 2
+            )
+            await self._producer.start()
+            self._consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                group_id=None,
+                fetch_max_bytes=max(self._settings.max_message_bytes * 4, 4_194_304),
+            )
+            await self._consumer.start()
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in (self.names.drift_events, self.names.dead_letter)
+                for p in range(self._settings.topic_partitions)
+            ]
+            self._consumer.assign(partitions)
+            await self._consumer.seek_to_end(*partitions)
+            for tp in partitions:  # resolve the end positions now, before anything is published
+                await self._consumer.position(tp)
+        except KafkaError as exc:
+            await self.close()
+            raise BrokerError(f"broker {self._bootstrap}: {type(exc).__name__}") from exc
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the producer and the follower."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def ensure_topics(self) -> None:
+        """Create the pipeline's topics that do not exist yet, with the configured partitions."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(name, self._settings.topic_partitions, 1)
+                for name in self.names.all()
+                if name not in existing
+            ]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:  # a worker created them in between
+                    pass
+        finally:
+            await admin.close()
+
+    async def publish(self, request: AuditRequest) -> None:
+        """Publish the request (key: audit_id) and wait for the broker's ack."""
+        if self._producer is None:
+            raise BrokerError("AuditClient is not started")
+        try:
+            await self._producer.send_and_wait(
+                self.names.audit_requests, encode(request), key=request.audit_id.encode()
+            )
+        except KafkaError as exc:
+            raise BrokerError(f"publishing audit {request.audit_id}: {type(exc).__name__}") from exc
+
+    async def follow(
+        self,
+        audit_id: str,
+        expected: Collection[str],
+        *,
+        timeout_s: float,
+        on_event: Callable[[DriftEvent], None] | None = None,
+    ) -> list[DriftEvent]:
+        """Collect one drift event per expected device of ``audit_id``.
+
+        Repeats (at-least-once delivery) are dropped: the first event per
+        device counts. Returns the events in arrival order.
+
+        Raises:
+            AuditRejectedError: the request went to dead-letter.
+            AuditTimeoutError: some devices did not report in time.
+        """
+        if self._consumer is None:
+            raise BrokerError("AuditClient is not started")
+        wanted = set(expected)
+        seen: dict[str, DriftEvent] = {}
+        deadline = time.monotonic() + timeout_s
+        audit_key = audit_id.encode()
+        while wanted - seen.keys():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AuditTimeoutError(wanted - seen.keys(), timeout_s)
+            batch = await self._consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+            for tp, messages in batch.items():
+                for message in messages:
+                    if tp.topic == self.names.dead_letter:
+                        self._check_rejected(audit_key, message.value)
+                        continue
+                    event = self._event(message.value)
+                    if event is None or event.audit_id != audit_id or event.device_id not in wanted:
+                        continue
+                    if event.device_id not in seen:
+                        seen[event.device_id] = event
+                        if on_event is not None:
+                            on_event(event)
+            await asyncio.sleep(0)
+        return list(seen.values())
+
+    @staticmethod
+    def _event(value: bytes | None) -> DriftEvent | None:
+        try:
+            return DriftEvent.model_validate_json(value or b"")
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _check_rejected(audit_key: bytes, value: bytes | None) -> None:
+        try:
+            letter = DeadLetter.model_validate_json(value or b"")
+        except ValueError:
+            return
+        key = base64.b64decode(letter.key_b64) if letter.key_b64 else b""
+        if letter.stage == "split" and key == audit_key:
+            raise AuditRejectedError(f"audit request rejected: {letter.reason}")

@@ -1,0 +1,87 @@
+"""Bytes <-> wire models, with every failure turned into ``InputError``.
+
+Agents call :func:`decode` on each message; whatever is wrong with it (too big,
+not JSON, not the schema) comes back as one typed error with a short reason
+that never quotes the payload (it may hold secrets), and the agent turns that
+into a :class:`~driftaudit.domain.models.DeadLetter` with :func:`dead_letter`.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from driftaudit.domain.errors import InputError
+from driftaudit.domain.models import DeadLetter
+
+__all__ = ["decode", "dead_letter", "encode", "to_bytes"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def to_bytes(value: bytes | str | None) -> bytes:
+    """Message keys and values as bytes (``None`` is empty)."""
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode()
+    return bytes(value)
+
+
+def _describe(exc: ValidationError) -> str:
+    """Field locations and error kinds only: never the rejected input values."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False)[:5]:
+        location = ".".join(str(p) for p in error["loc"]) or "<root>"
+        parts.append(f"{location}: {error['type']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def decode(model: type[M], payload: bytes | str | None, *, max_bytes: int) -> M:
+    """Validate one message against a wire model.
+
+    Raises:
+        InputError: the payload is empty, larger than ``max_bytes``, not JSON,
+            or does not match the model.
+    """
+    data = to_bytes(payload)
+    if not data:
+        raise InputError("empty payload")
+    if len(data) > max_bytes:
+        raise InputError(f"payload of {len(data)} bytes exceeds max_message_bytes={max_bytes}")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors(include_input=False)):
+            raise InputError("invalid JSON") from exc
+        raise InputError(f"schema violation ({model.__name__}): {_describe(exc)}") from exc
+
+
+def encode(value: BaseModel) -> bytes:
+    """The JSON bytes of a wire model."""
+    return value.model_dump_json().encode()
+
+
+def dead_letter(
+    *,
+    stage: str,
+    reason: str,
+    topic: str,
+    key: bytes | str | None,
+    payload: bytes | str | None,
+    received_at: datetime,
+) -> DeadLetter:
+    """A dead letter keeping the original key and payload, base64-encoded."""
+    raw_key = to_bytes(key) if key is not None else None
+    return DeadLetter(
+        stage=stage,
+        reason=reason,
+        topic=topic,
+        key_b64=base64.b64encode(raw_key).decode() if raw_key is not None else None,
+        payload_b64=base64.b64encode(to_bytes(payload)).decode(),
+        received_at=received_at,
+    )

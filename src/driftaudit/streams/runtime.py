@@ -1,0 +1,87 @@
+"""Running the stream app: the broker it needs, in process or as a Faust worker.
+
+* :func:`broker_for` yields settings that name a broker: the configured one,
+  or an embedded Tansu started on a free loopback port when
+  ``DRIFTAUDIT_KAFKA_BROKER`` is unset (stopped on exit). Its session timeout
+  is short because Tansu's first group join waits about half of it.
+* :func:`running` starts an app in the current event loop (the demo, the
+  in-process ``audit``, tests) and stops it on exit.
+* :func:`run_worker` runs an app as a Faust worker that owns the process
+  (``driftaudit worker``): signals, logging, a clean stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import faust
+from mode import Service
+
+from driftaudit.settings import Settings
+from driftaudit.streams.app import StreamApp
+from driftaudit.streams.deps import StreamDeps
+from driftaudit.streams.embedded_broker import EmbeddedTansu
+
+__all__ = ["EMBEDDED_SESSION_TIMEOUT_S", "broker_for", "run_worker", "running"]
+
+logger = logging.getLogger(__name__)
+
+#: Tansu makes a first group join wait about half the session timeout.
+EMBEDDED_SESSION_TIMEOUT_S = 2.0
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings) -> Iterator[Settings]:
+    """Settings naming a reachable broker, starting Tansu when none is configured."""
+    if settings.kafka_broker:
+        yield settings
+        return
+    with EmbeddedTansu() as tansu:
+        logger.info("started embedded Tansu %s at %s", tansu.version, tansu.bootstrap)
+        session = min(settings.broker_session_timeout_s, EMBEDDED_SESSION_TIMEOUT_S)
+        update = {"kafka_broker": tansu.bootstrap, "broker_session_timeout_s": session}
+        yield settings.model_copy(update=update)
+
+
+@contextlib.asynccontextmanager
+async def running(stream_app: StreamApp) -> AsyncIterator[StreamApp]:
+    """Run the app's consumers, agents, timers and web server in this event loop."""
+    app = stream_app.app
+    await app.start()
+    try:
+        yield stream_app
+    finally:
+        await app.stop()
+
+
+class _Closer(Service):
+    """Releases the injected adapters when the worker stops (after the app's agents)."""
+
+    def __init__(self, deps: StreamDeps) -> None:
+        super().__init__()
+        self._deps = deps
+
+    async def on_stop(self) -> None:
+        aclose = getattr(self._deps.client, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        close = getattr(self._deps.history, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+
+
+def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
+    """Run the app as a Faust worker until SIGINT or SIGTERM; returns after a clean stop.
+
+    The injected fetch client and history store are closed when it stops.
+    """
+    closer = _Closer(stream_app.handlers.deps)
+    worker = faust.Worker(stream_app.app, closer, loglevel=loglevel, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise
