@@ -120,7 +120,9 @@ def ensure_jars(version: str = DEFAULT_KAFKA_VERSION, *, cache_root: Path = CACH
     if result.returncode != 0 or not (scratch / f"kafka_{_SCALA}-{version}.jar").exists():
         shutil.rmtree(scratch, ignore_errors=True)
         output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
-        raise BrokerStartError(f"Maven could not fetch Apache Kafka {version} (exit {result.returncode}):\n{output}")
+        raise BrokerStartError(
+            f"Maven could not fetch Apache Kafka {version} (exit {result.returncode}):\n{output}"
+        )
     (scratch / _COMPLETE).write_text(f"kafka {version}\n", encoding="utf-8")
     try:
         scratch.rename(target)
@@ -299,7 +301,9 @@ class KafkaBroker:
             cwd=workdir,
         )
         if fmt.returncode != 0:
-            raise BrokerStartError(f"KRaft storage format failed (exit {fmt.returncode}):\n{fmt.stdout}{fmt.stderr}")
+            raise BrokerStartError(
+                f"KRaft storage format failed (exit {fmt.returncode}):\n{fmt.stdout}{fmt.stderr}"
+            )
         self._stdout = (workdir / "stdout.log").open("wb")
         self._process = subprocess.Popen(
             [*jvm, "kafka.Kafka", str(config)],
@@ -386,7 +390,9 @@ def _version_arg(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one broker in the foreground until Ctrl-C or SIGTERM (``make kafka``)."""
-    parser = argparse.ArgumentParser(description="Single-node Apache Kafka (KRaft) on loopback, in the foreground.")
+    parser = argparse.ArgumentParser(
+        description="Single-node Apache Kafka (KRaft) on loopback, in the foreground."
+    )
     parser.add_argument("--port", type=int, default=9092, help="client port (0: any free port; default 9092)")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of auto-created topics")
     parser.add_argument("--kafka-version", type=_version_arg, default=DEFAULT_KAFKA_VERSION)

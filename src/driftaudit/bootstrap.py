@@ -149,32 +149,20 @@ def _nms_fetcher(settings: Settings, tenants: list[NMSTenant]) -> _NMSFetcher | 
 
 
 def _device_adapters(settings: Settings, credentials: CredentialSource) -> dict[Transport, BaseDeviceAdapter]:
-    from driftaudit.adapters.devices.options import FetchTimeouts
-    from driftaudit.adapters.devices.pool import PoolLimits
     from driftaudit.adapters.devices.rest import RestDeviceAdapter
     from driftaudit.adapters.devices.ssh import SSHDeviceAdapter
 
-    timeouts = FetchTimeouts.from_settings(settings)
-    ssh = SSHDeviceAdapter(
-        credentials,
-        timeouts=timeouts,
-        known_hosts=settings.ssh_known_hosts,
-        verify_host_keys=settings.ssh_verify_host_keys,
-        max_config_bytes=settings.max_config_bytes,
-        pool_limits=PoolLimits(per_host=settings.ssh_pool_per_host, idle_s=settings.ssh_pool_idle_s),
-    )
     verify: bool | str = settings.rest_verify_tls
     if settings.rest_verify_tls and settings.rest_ca_bundle is not None:
         verify = str(settings.rest_ca_bundle)
-    rest = RestDeviceAdapter(
+    rest = RestDeviceAdapter.from_settings(
+        settings,
         credentials,
-        timeouts=timeouts,
         scheme=settings.rest_scheme,
         verify=verify,
         path_prefix=settings.rest_path_prefix,
-        max_config_bytes=settings.max_config_bytes,
     )
-    return {Transport.SSH: ssh, Transport.REST: rest}
+    return {Transport.SSH: SSHDeviceAdapter.from_settings(settings, credentials), Transport.REST: rest}
 
 
 def build_config_client(

@@ -34,7 +34,9 @@ async def _consume(broker: TestBroker, topic: str, group_id: str, count: int) ->
     return received
 
 
-async def test_produce_and_consume_round_trip(kafka_broker: TestBroker, kafka_namespace: KafkaNamespace) -> None:
+async def test_produce_and_consume_round_trip(
+    kafka_broker: TestBroker, kafka_namespace: KafkaNamespace
+) -> None:
     topic = kafka_namespace.topic("round-trip")
     sent = [(f"device-{i % 3}".encode(), f"config {i}".encode()) for i in range(12)]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")

@@ -30,9 +30,15 @@ CAP = 256 * 1024
 MARGIN = 1.5
 
 
-def _ssh(lab: DeviceLab, *, use_exec: bool = False, timeouts: FetchTimeouts = FAULT_TIMEOUTS) -> SSHDeviceAdapter:
+def _ssh(
+    lab: DeviceLab, *, use_exec: bool = False, timeouts: FetchTimeouts = FAULT_TIMEOUTS
+) -> SSHDeviceAdapter:
     return SSHDeviceAdapter(
-        lab.credentials, timeouts=timeouts, known_hosts=lab.files.known_hosts, use_exec=use_exec, max_config_bytes=CAP
+        lab.credentials,
+        timeouts=timeouts,
+        known_hosts=lab.files.known_hosts,
+        use_exec=use_exec,
+        max_config_bytes=CAP,
     )
 
 
@@ -76,7 +82,8 @@ async def test_ssh_faults_become_typed_errors(device_lab: DeviceLab, fault: Faul
     assert error.device_id == device.device_id
     assert elapsed < FAULT_TIMEOUTS.read + MARGIN
     password = device_lab.fleet.credentials[device.device_id].password
-    assert password is not None and password.get_secret_value() not in str(error)
+    assert password is not None
+    assert password.get_secret_value() not in str(error)
 
 
 async def test_ssh_connection_refused(device_lab: DeviceLab) -> None:

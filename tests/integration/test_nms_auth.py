@@ -177,6 +177,12 @@ async def test_the_simulator_catches_a_cross_tenant_token(nms_stack: NMSStack) -
     assert sim.cross_tenant_attempts == [("acme", "globex")]
 
 
+def _is_server_task(task: asyncio.Task[object]) -> bool:
+    """The simulator shares the test's loop; its request handlers are not ours."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and "/aiohttp/" in code.co_filename
+
+
 def _texts(exc: BaseException) -> list[str]:
     """str and repr of an exception and of everything chained to it."""
     seen: list[str] = []
@@ -255,3 +261,44 @@ async def test_fleet_failures_carry_no_secret(nms_stack: NMSStack) -> None:
     assert all(isinstance(o, FetchFailure) and o.error_type == "AuthError" for o in outcomes)
     for outcome in outcomes:
         assert CANARY_PREFIX not in outcome.model_dump_json()
+
+
+async def test_tokens_really_expire_after_the_simulated_ttl(nms_stack: NMSStack) -> None:
+    sim = nms_stack.sim
+    sim.tenants["acme"].token_ttl_s = 0.3
+    sim.tenants["acme"].announced_ttl_s = 3600  # the NMS overstates the lifetime: only a 401 tells
+    await nms_stack.client.fetch_device_config(nms_device("r1", "acme"))
+    await asyncio.sleep(0.4)
+    sim.reset_counters()
+    await nms_stack.client.fetch_device_config(nms_device("r1", "acme"))
+    assert _log(sim, "acme") == [("config", 401), ("token", 200), ("config", 200)]
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_shared_token_request(nms_stack: NMSStack) -> None:
+    sim, auth = nms_stack.sim, nms_stack.auth
+    sim.set_token_latency(0.2)
+    first = asyncio.create_task(auth.get_token("acme"))
+    second = asyncio.create_task(auth.get_token("acme"))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    token = await second
+    assert first.cancelled()
+    assert token
+    assert sim.token_requests["acme"] == 1
+
+
+async def test_the_last_waiter_leaving_cancels_the_token_request(nms_stack: NMSStack) -> None:
+    sim, auth = nms_stack.sim, nms_stack.auth
+    sim.set_token_latency(0.3)
+    before = asyncio.all_tasks()
+    lonely = asyncio.create_task(auth.get_token("acme"))
+    await asyncio.sleep(0.05)
+    lonely.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await lonely
+    await asyncio.sleep(0.01)  # let the cancelled request unwind
+    mine = [t for t in asyncio.all_tasks() - before if not t.done() and not _is_server_task(t)]
+    assert mine == []
+    sim.set_token_latency(0)
+    assert await auth.get_token("acme")  # a newcomer starts a fresh request
+    assert sim.token_requests["acme"] == 2

@@ -81,6 +81,7 @@ async def test_in_flight_never_exceeds_batch_size(nms_stack: NMSStack) -> None:
     await nms_stack.client.fetch_device_config(_acme("warm"))
     for batch_size in (1, 3, 8):
         sim.reset_counters()
+        sim.hold_until_in_flight(batch_size)  # shows the bound is reachable without relying on timing
         ids = [f"d{i}" for i in range(40)]
         outcomes = await fetch_fleet_configs(ids, nms_stack.client, resolve=_acme, batch_size=batch_size)
         assert all(isinstance(o, ConfigResult) for o in outcomes)
@@ -194,12 +195,11 @@ async def test_routing_client_sends_each_transport_to_its_fetcher(nms_stack: NMS
     }
     outcomes = await fetch_fleet_configs(list(devices), router, resolve=devices.__getitem__, batch_size=2)
     assert [type(o) for o in outcomes] == [ConfigResult, ConfigResult, ConfigResult]
-    by_id = {o.device_id: o for o in outcomes}
-    assert isinstance(by_id["ssh-1"], ConfigResult)
+    by_id = {o.device_id: o for o in outcomes if isinstance(o, ConfigResult)}
     assert by_id["ssh-1"].cleaned_text == "hostname ssh-1\n"
     assert by_id["ssh-1"].timestamp == FIXED_NOW
     assert by_id["rest-1"].cleaned_text == "hostname rest-1\n"
-    assert "nms-1" in by_id["nms-1"].cleaned_text  # type: ignore[union-attr]
+    assert "nms-1" in by_id["nms-1"].cleaned_text
     await router.aclose()
     assert ssh.closed
     assert rest.closed

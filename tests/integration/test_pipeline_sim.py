@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from driftaudit import bootstrap
 from driftaudit.adapters.history.clickhouse import chdb_dsn, open_history
+from driftaudit.adapters.inventory import YamlInventory
 from driftaudit.cli import sim as sim_cli
 from driftaudit.domain.models import AuditRequest, DeviceSelector, DeviceStatus, Transport
 from driftaudit.settings import Settings
@@ -142,7 +143,8 @@ async def test_fleet_audit_finds_exactly_the_injected_drift(running_fleet: Runni
 
 async def test_selector_and_idempotent_rerun(running_fleet: RunningFleet) -> None:
     settings = running_fleet.settings
-    tenant_devices = [d for d in running_fleet.fleet.devices if d.tenant == "acme"]
+    tenant_devices = [d for d in YamlInventory(settings.inventory_path).devices() if d.tenant == "acme"]
+    assert {d.transport for d in tenant_devices} == {Transport.SSH, Transport.REST, Transport.NMS}
     request = audit_request("it-audit-2", DeviceSelector(tenant="acme"))
     first = await bootstrap.audit_in_process(request, settings)
     again = await bootstrap.audit_in_process(request, settings)
@@ -180,17 +182,24 @@ def test_sim_command_writes_the_files(tmp_path: Path) -> None:
             "localhost",
             "--transports",
             "ssh",
+            "--nms-devices",
+            "2",
         ],
     )
     assert result.exit_code == 0, result.output
     assert "serving 4 simulated devices" in result.output
+    assert "simulated NMS for tenants acme, globex" in result.output
     env = dict(line.split("=", 1) for line in (out / "driftaudit.env").read_text().splitlines())
     assert env["DRIFTAUDIT_INVENTORY_PATH"] == str((out / "inventory.yaml").resolve())
     assert env["DRIFTAUDIT_REST_SCHEME"] == "http"
     inventory = (out / "inventory.yaml").read_text()
-    assert inventory.count("host: localhost") == 4
+    assert inventory.count("host: localhost") == 6
     assert (out / "known_hosts").read_text().startswith("[localhost]:")
-    assert len(list((out / "intended").glob("*.cfg"))) == 4
+    assert len(list((out / "intended").glob("*.cfg"))) == 6  # 4 direct + 2 behind the NMS
+    assert env["DRIFTAUDIT_TENANTS_PATH"] == str((out / "tenants.yaml").resolve())
+    tenants = (out / "tenants.yaml").read_text()
+    assert tenants.count("base_url: http://localhost:") == 2
+    assert (out / "nms" / "acme.yaml").stat().st_mode & 0o077 == 0
 
 
 def test_sim_command_rejects_bad_transport(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from driftaudit.adapters.devices.options import FetchTimeouts
 from driftaudit.adapters.devices.rest import RestDeviceAdapter
 from driftaudit.domain.diff import calculate_diff
-from driftaudit.adapters.devices.options import FetchTimeouts
 from driftaudit.domain.errors import AuthError, ConnectError, FetchTimeoutError, ProtocolError
 from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import Credential, Platform, Transport
@@ -19,7 +19,9 @@ REGISTRY = MaskingRegistry.builtin(key=b"test-masking-key-0123456789abcdef")
 REST_PLATFORMS = [Platform.EOS, Platform.NXOS, Platform.JUNOS, Platform.JUNOS_SET]
 
 
-def _adapter(lab: DeviceLab, credentials: SimCredentialSource | None = None, **options: object) -> RestDeviceAdapter:
+def _adapter(
+    lab: DeviceLab, credentials: SimCredentialSource | None = None, **options: object
+) -> RestDeviceAdapter:
     merged = {**lab.fleet.rest_adapter_options(), **options}
     return RestDeviceAdapter(credentials or lab.credentials, timeouts=FAST_TIMEOUTS, **merged)
 
@@ -35,14 +37,21 @@ async def test_each_rest_style_returns_the_running_config(device_lab: DeviceLab,
         await adapter.aclose()
     assert device.device_id in first
     assert first != second  # volatile header lines moved on
-    assert "<configuration" not in first and '"jsonrpc"' not in first and "&lt;" not in first
+    assert "<configuration" not in first
+    assert '"jsonrpc"' not in first
+    assert "&lt;" not in first
     if platform is Platform.JUNOS_SET:
-        assert all(line.startswith(("set ", "deactivate ", "#")) for line in first.splitlines() if line.strip())
+        assert all(
+            line.startswith(("set ", "deactivate ", "#")) for line in first.splitlines() if line.strip()
+        )
     patterns = REGISTRY.for_platform(platform)
     for text in (first, second):
-        assert calculate_diff(text, device_lab.fleet.intended[device.device_id], patterns, platform=platform).compliant
+        assert calculate_diff(
+            text, device_lab.fleet.intended[device.device_id], patterns, platform=platform
+        ).compliant
     counters = device_lab.sim.counters(device.device_id)
-    assert counters.http_requests == 2 and counters.fetches == 2
+    assert counters.http_requests == 2
+    assert counters.fetches == 2
 
 
 async def test_a_drifted_rest_device_is_found_drifted(device_lab: DeviceLab) -> None:

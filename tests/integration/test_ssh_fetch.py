@@ -23,11 +23,15 @@ PROMPT_OR_PAGER = re.compile(r"(?m)^[\w.-]+[#>]\s*$|--More--|---\(more|\x1b|\r|\
 
 
 def _adapter(lab: DeviceLab, **options: object) -> SSHDeviceAdapter:
-    return SSHDeviceAdapter(lab.credentials, timeouts=FAST_TIMEOUTS, known_hosts=lab.files.known_hosts, **options)
+    return SSHDeviceAdapter(
+        lab.credentials, timeouts=FAST_TIMEOUTS, known_hosts=lab.files.known_hosts, **options
+    )
 
 
 def _compliant(lab: DeviceLab, device_id: str, platform: Platform, text: str) -> bool:
-    report = calculate_diff(text, lab.fleet.intended[device_id], REGISTRY.for_platform(platform), platform=platform)
+    report = calculate_diff(
+        text, lab.fleet.intended[device_id], REGISTRY.for_platform(platform), platform=platform
+    )
     return report.compliant
 
 

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 
 
 def _adapter(lab: DeviceLab, **options: object) -> SSHDeviceAdapter:
-    return SSHDeviceAdapter(lab.credentials, timeouts=FAST_TIMEOUTS, known_hosts=lab.files.known_hosts, **options)
+    return SSHDeviceAdapter(
+        lab.credentials, timeouts=FAST_TIMEOUTS, known_hosts=lab.files.known_hosts, **options
+    )
 
 
 async def test_repeated_fetches_share_one_connection(device_lab: DeviceLab) -> None:
@@ -33,7 +35,9 @@ async def test_repeated_fetches_share_one_connection(device_lab: DeviceLab) -> N
     assert counters.fetches == 4
     assert len(set(texts)) == 4  # each fetch really asked the device
     stats = adapter.pool_stats()
-    assert stats is not None and stats.opened == 1 and stats.reused == 3
+    assert stats is not None
+    assert stats.opened == 1
+    assert stats.reused == 3
 
 
 async def test_without_the_pool_every_fetch_connects(device_lab: DeviceLab) -> None:

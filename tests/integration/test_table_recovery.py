@@ -4,9 +4,11 @@ Two real Faust workers (faust-streaming, ``faust worker``) run one after the
 other as subprocesses of this very file, sharing an app id: the first counts
 21 events over four keys into a table, then stops on SIGTERM; the second
 starts with a fresh data directory and memory store, so everything it knows
-comes from the table's changelog topic. A sentinel event makes the second
-worker write out its table once recovery is over (Faust runs agents only
-after it), and the test compares that with the counts sent.
+comes from the table's changelog topic. The second worker writes out its
+table as soon as Faust declares recovery complete (the moment its agents
+would resume), and the test compares that with the counts sent. In between,
+the test checks on the broker that the first worker committed every offset
+(so nothing is replayed) and wrote one changelog record per event.
 
 On Tansu this fails (its high watermark ignores how many records a batch
 holds, so recovery stops early and the table comes back stale): a known gap
@@ -33,7 +35,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 EXPECTED = {"r1": 7, "r2": 6, "r3": 5, "r4": 3}  # 21 events
 #: round-robin over the keys, so each key's events are spread through the topic
 EVENTS = [key for round_ in range(max(EXPECTED.values())) for key in EXPECTED if EXPECTED[key] > round_]
-DUMP = b"__dump__"
 _WAIT_S = 90.0
 
 
@@ -66,13 +67,16 @@ def _worker_main() -> None:
 
     @app.agent(events)
     async def count(stream: Any) -> None:
-        async for key, value in stream.items():
-            if value == DUMP:
-                note({"dump": {k: counts[k] for k in sorted(counts.keys())}})
-                continue
+        async for key in stream.keys():
             name = key.decode()
             counts[name] += 1
             note({"key": name, "count": counts[name]})
+
+    @app.task
+    async def dump_after_recovery() -> None:
+        # Recovery sets this once the table holds everything its changelog had; streams start then too.
+        await app.tables.recovery.completed.wait()
+        note({"dump": {key: counts[key] for key in sorted(counts.keys())}})
 
     app.main()
 
@@ -153,6 +157,28 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
+async def _progress_on_broker(bootstrap: str, group: str, topic: str, changelog: str) -> tuple[int, int]:
+    """The group's committed offset on ``topic`` and the end offset of ``changelog``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        changelog_tp = TopicPartition(changelog, 0)
+        ends = await consumer.end_offsets([changelog_tp])
+    finally:
+        await consumer.stop()
+    meta = committed.get(TopicPartition(topic, 0))
+    return (-1 if meta is None else meta.offset), ends[changelog_tp]
+
+
 async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
     from aiokafka import AIOKafkaProducer
 
@@ -189,26 +215,32 @@ async def test_table_restored_after_worker_restart_equals_what_was_written(
 
     first = _Worker("worker-1", tmp_path, env)
     try:
-        counted = await first.wait_for(lambda rs: len([r for r in rs if "key" in r]) >= len(EVENTS), "counted 21 events")
+        counted = await first.wait_for(
+            lambda rs: sum("key" in r for r in rs) >= len(EVENTS), "counted 21 events"
+        )
         exit_code = first.stop()
     finally:
         first.kill()
     before = {r["key"]: r["count"] for r in counted if "key" in r}
     assert before == expected, "the first worker counted every event once"
-    print(f"worker 1 counted {before}, exit code {exit_code}")
+    committed, changelog_end = await _progress_on_broker(
+        kafka_broker.bootstrap, kafka_namespace.app_id, topic, f"{kafka_namespace.app_id}-counts-changelog"
+    )
+    print(
+        f"worker 1 counted {before}, exit code {exit_code}; committed {committed}, changelog {changelog_end}"
+    )
+    assert committed == len(EVENTS), "a clean stop commits every processed offset: nothing will be replayed"
+    assert changelog_end == len(EVENTS), "each table write is one changelog record"
 
     second = _Worker("worker-2", tmp_path, env)
     try:
-        await _produce(kafka_broker.bootstrap, topic, [(b"r1", DUMP)])
-        dumped = await second.wait_for(lambda rs: any("dump" in r for r in rs), "dumped its table")
+        dumped = await second.wait_for(lambda rs: any("dump" in r for r in rs), "finished recovery")
         second.stop()
     finally:
         second.kill()
     restored = next(r["dump"] for r in dumped if "dump" in r)
-    replayed = [r for r in dumped if "key" in r]
 
     print(f"worker 2 restored {restored} on {kafka_broker.describe()}")
-    assert replayed == [], "no event was processed twice: worker 1 committed its offsets"
     assert restored == expected
 
 

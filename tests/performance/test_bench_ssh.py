@@ -39,7 +39,10 @@ async def _throughput(adapter: SSHDeviceAdapter, devices: list[Device]) -> float
 
 async def test_bench_ssh_fetch_fresh_vs_pooled(tmp_path) -> None:
     fleet = build_fleet(
-        DEVICES, seed=1, platforms=[Platform.IOS, Platform.NXOS, Platform.IOSXR, Platform.JUNOS], samples=SAMPLES
+        DEVICES,
+        seed=1,
+        platforms=[Platform.IOS, Platform.NXOS, Platform.IOSXR, Platform.JUNOS],
+        samples=SAMPLES,
     )
     with fleet.in_thread() as sim:
         files = fleet.write_files(tmp_path)

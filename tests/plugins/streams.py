@@ -358,3 +358,40 @@ def drift_events(messages: Iterable[tuple[bytes | None, bytes]], audit_id: str) 
         if event.audit_id == audit_id:
             events.append(event)
     return events
+
+
+async def group_members(bootstrap: str, group_id: str) -> tuple[str, int]:
+    """(state, member count) of a consumer group, as the broker describes it."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group_id])
+        group = response.groups[0]
+        return str(group[2]), len(group[5])
+    finally:
+        await admin.close()
+
+
+def worker_env(
+    fleet: FleetUnderTest, bootstrap: str, namespace: Any, history: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a ``driftaudit worker`` subprocess auditing ``fleet``."""
+    env = dict(fleet.env)
+    env.update(
+        {
+            "DRIFTAUDIT_KAFKA_BROKER": bootstrap,
+            "DRIFTAUDIT_TOPIC_PREFIX": namespace.prefix,
+            "DRIFTAUDIT_APP_ID": namespace.app_id,
+            "DRIFTAUDIT_TOPIC_PARTITIONS": "4",
+            "DRIFTAUDIT_BROKER_SESSION_TIMEOUT_S": "6",
+            "DRIFTAUDIT_CLICKHOUSE_DSN": f"chdb://{history}",
+            "DRIFTAUDIT_HISTORY_FLUSH_S": "0.2",
+            "DRIFTAUDIT_MASKING_KEY": "integration-test-key",
+            "DRIFTAUDIT_CONNECT_TIMEOUT_S": "2",
+            "DRIFTAUDIT_TOTAL_TIMEOUT_S": "20",
+        }
+    )
+    env.update(extra)
+    return env

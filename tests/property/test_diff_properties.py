@@ -174,3 +174,26 @@ def test_junos_single_removed_leaf_has_its_brace_path(blocks, terms, data) -> No
     # a container left empty is itself a statement on the device
     expected_added = [] if remaining else [(("interfaces",), name)]
     assert [(line.path, line.line) for line in report.added] == expected_added
+
+
+config_text = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["!", "", "}", "{", "end", "exit", "banner motd ^C", "^C", "set a b", "x {", "y;", "  z"]
+        ),
+        st.text("ab {};!#^C\t -", max_size=12),
+    ),
+    max_size=30,
+).map("\n".join)
+
+
+@FAST
+@given(config_text, config_text, st.sampled_from([*Platform, None]))
+def test_any_pair_of_texts_gives_a_consistent_report(
+    actual: str, intended: str, platform: Platform | None
+) -> None:
+    report = diff(actual, intended, platform)
+    assert report.compliant == (not report.added and not report.removed)
+    assert (report.unified_diff == "") == report.compliant or actual == intended
+    assert all(line.change.value == "added" for line in report.added)
+    assert all(line.change.value == "removed" for line in report.removed)

@@ -9,7 +9,7 @@ from driftaudit.domain.masking import CompiledPatterns, MaskingRegistry
 from driftaudit.domain.models import ChangeType, DriftLine, MaskingPattern, PatternKind, Platform
 from driftaudit.domain.normalize import ConfigNormalizer
 from driftaudit.domain.sections import ConfigShape, detect_shape, parse_indented, parse_junos
-from tests.samples_path import PAIRS
+from tests.samples_path import CONFIGS, PAIRS
 
 KEY = b"k" * 32
 
@@ -515,3 +515,54 @@ def test_pair_hier_config_eos_reports_the_changes_with_paths() -> None:
     assert (("router bgp 65100", "address-family ipv4"), "neighbor 192.168.10.3 activate") in removed
     assert ((), "ntp server 10.0.0.21") in removed
     assert len(removed) == 21
+
+
+def test_unified_diff_is_cut_but_drift_lines_are_not() -> None:
+    intended = "".join(f"interface Gi{i}\n shutdown\n" for i in range(400))
+    actual = intended.replace(" shutdown", " no shutdown")
+    report = calculate_diff(actual, intended, _patterns(), platform=Platform.IOS, max_unified_diff_chars=2000)
+    assert len(report.added) == len(report.removed) == 400
+    assert len(report.unified_diff) < 2200
+    assert report.unified_diff.splitlines()[-1].startswith("... unified diff cut at 2000 characters:")
+    full = calculate_diff(actual, intended, _patterns(), platform=Platform.IOS)
+    assert "cut at" not in full.unified_diff
+    assert full.unified_diff.count("+ no shutdown") == 400
+
+
+def test_undelimited_or_unterminated_banners_never_swallow_config() -> None:
+    asa = "banner motd Authorized only\nbanner motd Welcome\nhostname fw1\ninterface Gi0/0\n nameif out\n"
+    nodes = parse_indented(asa)
+    assert [node.text for node in nodes][:3] == [
+        "banner motd Authorized only",
+        "banner motd Welcome",
+        "hostname fw1",
+    ]
+    assert nodes[0].children == []
+    unterminated = "banner motd ^C\nhostname r1\ninterface Gi1\n shutdown\n"
+    report = _diff(unterminated.replace(" shutdown", " no shutdown"), unterminated)
+    assert _lines(report.added) == [(("interface Gi1",), "no shutdown")]
+
+
+def test_xr_sample_banner_is_one_block() -> None:
+    text = (CONFIGS / "cisco_iosxr" / "batfish_ios_xr_multipart.cfg").read_text()
+    banners = [node for node in parse_indented(text) if node.text.startswith("banner login")]
+    assert len(banners) == 1
+    assert len(banners[0].children) > 3
+    assert all(not child.children for child in banners[0].children)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("ip as-path access-list 10 deny _65000_", "ip as-path access-list 10 permit .*"),
+        ("ip community-list standard C permit 65000:1", "ip community-list standard C deny 65000:2"),
+        (
+            "access-list OUTSIDE extended permit tcp any any eq 443",
+            "access-list OUTSIDE extended deny ip any any",
+        ),
+    ],
+)
+def test_first_match_lists_keep_their_order(first: str, second: str) -> None:
+    intended = f"hostname r1\n{first}\n{second}\n"
+    assert not _diff(f"hostname r1\n{second}\n{first}\n", intended).compliant
+    assert _diff(f"{first}\n{second}\nhostname r1\n", intended).compliant

@@ -395,11 +395,6 @@ def _cisco7(password: str, salt: int) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="masking fingerprints the encoded string: a type 7 password re-encoded with a new salt "
-    "(same password) is reported as drift until masking decodes reversible encodings",
-)
 def test_resalted_reversible_secret_is_not_drift() -> None:
     base = "hostname r1\nusername probe privilege 15 password 7 {}\nline vty 0 4\n password 7 {}\n"
     earlier = base.format(_cisco7("S3cret!pw", 3), _cisco7("vtypass", 5))

@@ -17,7 +17,9 @@ from tests.samples_path import CONFIGS, ENVELOPES, PAIRS
 NORMALIZER = ConfigNormalizer()
 METADATA_MARKERS = ("json_metadata", "envelope_id", "api_version", "dateTimeInLongFormat", "junos:changed")
 #: What would betray a JSON or XML fragment leaking into the text.
-FRAGMENT = re.compile(r'\{"|"\}|":\s*"|\\n|</?(?:Response|CLI|Configuration|rpc-reply|data|cli|configuration-\w+)\b')
+FRAGMENT = re.compile(
+    r'\{"|"\}|":\s*"|\\n|</?(?:Response|CLI|Configuration|rpc-reply|data|cli|configuration-\w+)\b'
+)
 
 
 def _lines(text: str) -> str:
@@ -33,7 +35,7 @@ def _between(text: str, tag: str) -> str:
 
 
 def _sample_envelopes() -> list[tuple[str, str, EnvelopeSpec | str, str]]:
-    """(label, device_id, spec, body) for every envelope sample, with the text we expect read independently."""
+    """(label, device_id, spec, body) for every envelope sample."""
     cases: list[tuple[str, str, EnvelopeSpec | str, str]] = []
     xr = (ENVELOPES / "iosxr_xml_agent" / "napalm_show_running_config_xml_response.txt").read_text()
     cases.append(("iosxr_xml_agent", "xr1", "iosxr_xml_agent", xr))
@@ -56,7 +58,7 @@ def _expected(label: str, device_id: str, body: str) -> str:
     if label == "netconf_iosxr_cli":
         return _between(body, "cli")
     configlets = json.loads(body)["ansible_facts"]["configlets"]
-    return next(c["config"] for c in configlets if c["name"] == device_id)
+    return str(next(c["config"] for c in configlets if c["name"] == device_id))
 
 
 def _synthetic_envelopes() -> list[tuple[str, str, EnvelopeSpec | str, str, str]]:
@@ -64,7 +66,10 @@ def _synthetic_envelopes() -> list[tuple[str, str, EnvelopeSpec | str, str, str]
     ios = (PAIRS / "cisco_ios" / "napalm_csr1_running.txt").read_text()
     junos = (CONFIGS / "juniper_junos" / "oxidized_srx300_22.4_output.txt").read_text()
     eos = (CONFIGS / "arista_eos" / "napalm_eos_show_startup_config.text").read_text()
-    meta = {"json_metadata": {"generated": "2026-01-01T00:00:00Z", "config": "! not this"}, "envelope_id": "e-1"}
+    meta = {
+        "json_metadata": {"generated": "2026-01-01T00:00:00Z", "config": "! not this"},
+        "envelope_id": "e-1",
+    }
     bodies = [
         ("catalyst_center", ios, {"response": ios, "version": "1.0"}),
         ("cloudvision", eos, {"output": eos, "warnings": []}),
@@ -119,7 +124,9 @@ def test_cv_facts_selects_the_configlet_of_the_device() -> None:
     out = NORMALIZER.from_envelope("AVD_DC1-LEAF2B", facts, "cloudvision_cv_facts")
     assert "hostname DC1-LEAF2B\n" in out
     assert "hostname DC1-SPINE1" not in out
-    spec = EnvelopeSpec(name="avd", config_path=("ansible_facts", "configlets", "name=AVD_{device_id}", "config"))
+    spec = EnvelopeSpec(
+        name="avd", config_path=("ansible_facts", "configlets", "name=AVD_{device_id}", "config")
+    )
     assert NORMALIZER.from_envelope("DC1-LEAF2B", facts, spec) == out
 
 
@@ -134,10 +141,13 @@ def test_an_empty_configlet_is_a_normalization_error() -> None:
 def test_junos_json_in_rpc_reply_with_bare_tokens_is_parsed() -> None:
     body = (ENVELOPES / "junos_rpc" / "pyez_get-configuration.json").read_text()
     size = EnvelopeSpec(
-        name="leaf", config_path=("configuration", "system", "services", "netconf", "traceoptions", "file", "size")
+        name="leaf",
+        config_path=("configuration", "system", "services", "netconf", "traceoptions", "file", "size"),
     )
     assert NORMALIZER.from_envelope("fw1", body, size) == "3m\n"
-    structured = EnvelopeSpec(name="junos-json", config_path=("configuration",), metadata_keys=frozenset({"@"}))
+    structured = EnvelopeSpec(
+        name="junos-json", config_path=("configuration",), metadata_keys=frozenset({"@"})
+    )
     with pytest.raises(NormalizationError, match="configuration holds dict data, not config text"):
         NORMALIZER.from_envelope("fw1", body, structured)
 
@@ -174,7 +184,10 @@ def test_metadata_keys_are_dropped_at_any_depth() -> None:
 
 
 def test_xml_metadata_elements_are_dropped() -> None:
-    body = "<reply><envelope_id>e-9</envelope_id><config>hostname r1<api_version>2</api_version>\n!</config></reply>"
+    body = (
+        "<reply><envelope_id>e-9</envelope_id>"
+        "<config>hostname r1<api_version>2</api_version>\n!</config></reply>"
+    )
     spec = EnvelopeSpec(name="x", format="xml", config_path=("config",))
     assert NORMALIZER.from_envelope("r1", body, spec) == "hostname r1\n!\n"
 
@@ -290,7 +303,9 @@ def test_cli_without_echo_keeps_a_config_line_that_ends_with_the_command() -> No
 
 
 def test_cli_junos_pager_and_prompts() -> None:
-    config = "## Last commit: 2024-01-01 00:00:00 UTC by admin\nversion 22.4;\nsystem {\n    host-name fw1;\n}\n"
+    config = (
+        "## Last commit: 2024-01-01 00:00:00 UTC by admin\nversion 22.4;\nsystem {\n    host-name fw1;\n}\n"
+    )
     lines = config.splitlines()
     raw = (
         "admin@fw1> show configuration | no-more\n"
@@ -315,7 +330,8 @@ def test_cli_of_a_real_session_matches_what_oxidized_stored() -> None:
     ours = out.splitlines()
     assert len(ours) == len(tail)
     differing = [(a, b) for a, b in zip(ours, tail, strict=True) if a != b]
-    assert differing and all("<value removed>" in b for _, b in differing)
+    assert differing
+    assert all("<value removed>" in b for _, b in differing)
 
 
 def test_every_sample_config_is_stable_under_cli_cleaning() -> None:
@@ -324,10 +340,21 @@ def test_every_sample_config_is_stable_under_cli_cleaning() -> None:
         if path.suffix == ".yaml":
             continue
         text = NORMALIZER.normalize_text(path.read_text())
-        header = re.match(r"(?:Building configuration\.\.\.\n\n?)?(?:Current configuration : \d+ bytes\n)?", text)
+        header = re.match(
+            r"(?:Building configuration\.\.\.\n\n?)?(?:Current configuration : \d+ bytes\n)?", text
+        )
         assert header is not None
         assert NORMALIZER.clean_cli(text) == text[header.end() :], path.name
 
 
 def test_samples_exist() -> None:
     assert Path(ENVELOPES).is_dir(), "the shared samples must sit beside the repository"
+
+
+def test_pager_like_text_inside_a_config_line_stays() -> None:
+    config = "interface Gi1\n description link -- more -- capacity\n!\nend\n"
+    assert NORMALIZER.clean_cli(config) == config
+    paged = (
+        "interface Gi1\n -- MORE -- \b\b\b\b\b\b\b\b\b\b\b          \b\b\b\b\b\b\b\b\b\b\b description x\n"
+    )
+    assert NORMALIZER.clean_cli(paged) == "interface Gi1\n description x\n"

@@ -20,7 +20,8 @@ def test_every_platform_has_a_profile() -> None:
     for platform in Platform:
         profile = profile_for(platform.value)
         assert profile.platform is platform
-        assert profile.paging_off and profile.show_config
+        assert profile.paging_off
+        assert profile.show_config
 
 
 def test_paging_off_and_show_commands_per_vendor() -> None:
@@ -106,7 +107,7 @@ def test_strip_pager_keeps_indentation_after_the_erase() -> None:
     assert strip_pager(f"a\n --More-- {erase}   indented\n") == "a\n   indented\n"
 
 
-_LINE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ./:!{};\"", min_size=0, max_size=40)
+_LINE = st.text(alphabet='abcdefghijklmnopqrstuvwxyz0123456789 ./:!{};"', min_size=0, max_size=40)
 
 
 @settings(max_examples=60)
@@ -115,7 +116,11 @@ def test_paged_output_reads_back_as_the_original(lines: list[str], page: int, ju
     config = "\n".join(line.rstrip() for line in lines) + "\n"
     assume(config.strip())
     more = "---(more)---" if junos else " --More-- "
-    erase = ("\r" + " " * len(more) + "\r") if junos else "\x08" * len(more) + " " * len(more) + "\x08" * len(more)
+    erase = (
+        ("\r" + " " * len(more) + "\r")
+        if junos
+        else "\x08" * len(more) + " " * len(more) + "\x08" * len(more)
+    )
     chunks = config.splitlines(keepends=True)
     paged = "".join(
         (more + erase if i and i % page == 0 else "") + chunk for i, chunk in enumerate(chunks)
@@ -148,5 +153,24 @@ def test_option_objects_validate() -> None:
         FetchTimeouts(read=0)
     with pytest.raises(ValueError, match="per_host"):
         PoolLimits(per_host=0)
-    timeouts = FetchTimeouts.from_settings(Settings(connect_timeout_s=1.5, read_timeout_s=2.5, total_timeout_s=9))
+    timeouts = FetchTimeouts.from_settings(
+        Settings(connect_timeout_s=1.5, read_timeout_s=2.5, total_timeout_s=9)
+    )
     assert (timeouts.connect, timeouts.read, timeouts.total) == (1.5, 2.5, 9)
+
+
+def test_a_log_message_before_the_echo_is_dropped_with_it() -> None:
+    raw = "\r\n*Nov 26 12:00:01: %SYS-5-CONFIG_I: Configured\r\nr1#show running-config\r\nhostname r1\r\nr1#"
+    assert command_output(raw, command="show running-config", prompt="r1#") == "hostname r1\n"
+
+
+def test_adapters_from_settings() -> None:
+    from driftaudit.adapters.devices import RestDeviceAdapter, SSHDeviceAdapter
+    from driftaudit.sim.fleet import SimCredentialSource
+
+    settings = Settings(connect_timeout_s=2, ssh_pool_per_host=3, ssh_pool_idle_s=9, max_config_bytes=4096)
+    ssh = SSHDeviceAdapter.from_settings(settings, SimCredentialSource({}))
+    assert ssh.timeouts.connect == 2
+    assert ssh.pool_limits == PoolLimits(per_host=3, idle_s=9)
+    rest = RestDeviceAdapter.from_settings(settings, SimCredentialSource({}), scheme="http")
+    assert rest.timeouts.connect == 2

@@ -17,7 +17,7 @@ import re2
 import yaml
 
 from driftaudit.domain.masking import MaskingRegistry, mask_content, redact_secrets
-from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
+from driftaudit.domain.models import PatternKind, Platform
 from driftaudit.domain.normalize import ConfigNormalizer
 from driftaudit.domain.packs import BUILTIN_PATTERNS, patterns_for
 from tests.samples_path import CONFIGS, ENVELOPES, PAIRS, SAMPLES
@@ -44,7 +44,9 @@ def _real_configs() -> list[tuple[str, Platform, str]]:
         ("netconf_iosxr/napalm_cli-cfg_cli__running.xml", "netconf_iosxr_cli", Platform.IOSXR),
     ]
     for name, spec, platform in wrapped:
-        found.append((Path(name).name, platform, NORMALIZER.from_envelope("d", (ENVELOPES / name).read_text(), spec)))
+        found.append(
+            (Path(name).name, platform, NORMALIZER.from_envelope("d", (ENVELOPES / name).read_text(), spec))
+        )
     facts = (ENVELOPES / "cloudvision" / "ansible-cvp_cv_facts.json").read_text()
     for configlet in json.loads(facts)["ansible_facts"]["configlets"]:
         if configlet["config"].strip():
@@ -80,7 +82,11 @@ HEX_LINE = re.compile(r"^\s+(?:[0-9A-Fa-f]{2,8}\s*)+$")
 def _scramble(value: str) -> str:
     value = re.sub(r"\d", lambda m: str((int(m.group()) + 3) % 10), value)
     for names in (DAYS, MONTHS):
-        value = re.sub("|".join(names), lambda m, n=names: n[(n.index(m.group()) + 2) % len(n)], value)
+
+        def rotate(match: re.Match[str], names: list[str] = names) -> str:
+            return names[(names.index(match.group()) + 2) % len(names)]
+
+        value = re.sub("|".join(names), rotate, value)
     return value
 
 
@@ -91,7 +97,11 @@ def _change_volatile(text: str, rng: random.Random) -> str:
     index = 0
     while index < len(lines):
         line = lines[index]
-        if re.match(r"^\s*certificate\b", line) and index + 1 < len(lines) and HEX_LINE.match(lines[index + 1]):
+        if (
+            re.match(r"^\s*certificate\b", line)
+            and index + 1 < len(lines)
+            and HEX_LINE.match(lines[index + 1])
+        ):
             out.append(line)
             indent = re.match(r"^\s*", lines[index + 1]).group()  # type: ignore[union-attr]
             while index + 1 < len(lines) and HEX_LINE.match(lines[index + 1]):
@@ -151,7 +161,7 @@ def test_resalted_hashes_are_drift_unless_the_operator_ignores_them(
 
 
 def _secret_spans(text: str, platform: Platform) -> list[str]:
-    """Each secret the packs match, with the start of its line, compiled here independently of the registry."""
+    """Each secret the packs match, with the start of its line (compiled here, not by the registry)."""
     spans: list[str] = []
     for pattern in patterns_for(platform):
         if pattern.kind is not PatternKind.SECRET:
@@ -256,9 +266,11 @@ def test_real_change_pairs_keep_exactly_their_changes() -> None:
     before = _masked(PAIRS / "cisco_nxos" / "napalm_nxos-spine2_initial.conf", Platform.NXOS).splitlines()
     after = _masked(PAIRS / "cisco_nxos" / "napalm_nxos-spine2_new_good.conf", Platform.NXOS).splitlines()
     changed = set(before) ^ set(after)
-    assert "vlan100" in changed and "no system default switchport shutdown" in changed
+    assert "vlan100" in changed
+    assert "no system default switchport shutdown" in changed
     assert not any("Time" in line for line in changed)
 
 
 def test_samples_path_is_the_shared_folder() -> None:
-    assert SAMPLES.name == "samples" and (SAMPLES / "SOURCES.md").is_file()
+    assert SAMPLES.name == "samples"
+    assert (SAMPLES / "SOURCES.md").is_file()

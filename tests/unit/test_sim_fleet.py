@@ -25,7 +25,8 @@ def test_same_seed_same_fleet_other_seed_other_fleet() -> None:
     a = build_fleet(14, seed=3, drifted=2, samples=SAMPLES)
     b = build_fleet(14, seed=3, drifted=2, samples=SAMPLES)
     c = build_fleet(14, seed=4, drifted=2, samples=SAMPLES)
-    assert a.intended == b.intended and a.drift == b.drift
+    assert a.intended == b.intended
+    assert a.drift == b.drift
     assert a.credentials == b.credentials
     assert a.drift != c.drift or a.credentials != c.credentials
 
@@ -55,7 +56,9 @@ def test_renders_differ_only_in_volatile_lines_and_stay_compliant(platform: Plat
         first, second = device.render(1), device.render(2)
         assert first != second
         for text in (first, second):
-            report = calculate_diff(NORMALIZER.clean_cli(text), fleet.intended[device.device_id], patterns, platform=platform)
+            report = calculate_diff(
+                NORMALIZER.clean_cli(text), fleet.intended[device.device_id], patterns, platform=platform
+            )
             assert report.compliant, report.unified_diff
 
 
@@ -74,7 +77,11 @@ def test_secret_lines_are_stable_between_fetches() -> None:
     fleet = build_fleet(7, seed=9, samples=SAMPLES)
     for device in fleet.sim_devices:
         secrets = [
-            {line for line in device.render(n).splitlines() if re.search(r"secret|password|\$1\$|\$9\$", line)}
+            {
+                line
+                for line in device.render(n).splitlines()
+                if re.search(r"secret|password|\$1\$|\$9\$", line)
+            }
             for n in (1, 2)
         ]
         assert secrets[0] == secrets[1]
@@ -83,7 +90,8 @@ def test_secret_lines_are_stable_between_fetches() -> None:
 def test_unreachable_devices_refuse_and_rest_only_where_a_device_api_exists() -> None:
     fleet = build_fleet(28, seed=0, unreachable=3, transports=(Transport.REST,), samples=SAMPLES)
     refused = {d.device_id for d in fleet.sim_devices if d.fault is Fault.REFUSE}
-    assert refused == fleet.unreachable and len(refused) == 3
+    assert refused == fleet.unreachable
+    assert len(refused) == 3
     for plan in fleet._plans:
         has_api = profile_for(plan.platform).rest_style is not None
         assert plan.transport is (Transport.REST if has_api else Transport.SSH)

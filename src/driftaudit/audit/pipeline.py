@@ -8,7 +8,7 @@ the Faust topology, and the same functions produce them:
 stream agent    helper here                 step underneath
 ==============  ==========================  =================================
 split           :func:`resolve_audit`       ``Inventory.select``
-fetch           (``fetch_fleet_configs``)   the routing config client
+fetch           ``fetch_fleet_configs``     ``IConfigClient``, ``outcome_from_error``
 fetch (emit)    :func:`to_device_config`    ``steps.redact_outcome``
 analyze         :func:`analyze_config`      ``steps.analyze_outcome``
 fleet score     :func:`score_events`        ``FleetHealthScorer``

@@ -52,16 +52,15 @@ def device_table(summary: AuditSummary) -> Table:
     place of sections.
     """
     table = Table(title=Text(f"Audit {summary.audit_id}"), expand=False)
-    for header, justify in (
-        ("device", "left"),
-        ("tenant", "left"),
-        ("platform", "left"),
-        ("status", "left"),
-        ("+added", "right"),
-        ("-removed", "right"),
-        ("sections / reason", "left"),
-    ):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    # The id and the status are what a reader scans for: never cut them; the
+    # detail column wraps instead.
+    table.add_column("device", no_wrap=True)
+    table.add_column("tenant", overflow="fold")
+    table.add_column("platform", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("+add", justify="right", no_wrap=True)
+    table.add_column("-rem", justify="right", no_wrap=True)
+    table.add_column("sections or reason", overflow="fold", ratio=1)
     for event in summary.events:
         compared = event.status in (DeviceStatus.COMPLIANT, DeviceStatus.DRIFTED)
         detail = _device_sections(event) if compared else (event.reason or "")

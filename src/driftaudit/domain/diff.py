@@ -35,7 +35,10 @@ from driftaudit.domain.sections import (
     rules_for,
 )
 
-__all__ = ["calculate_diff", "compare_masked", "text_hash"]
+__all__ = ["MAX_UNIFIED_DIFF_CHARS", "calculate_diff", "compare_masked", "text_hash"]
+
+#: default cap of a report's unified diff (the drift lines themselves are never cut)
+MAX_UNIFIED_DIFF_CHARS = 256 * 1024
 
 _JUNOS_SHAPES = (ConfigShape.JUNOS_BRACES, ConfigShape.JUNOS_SET)
 _DIFF_CONTEXT = 3
@@ -52,6 +55,7 @@ def calculate_diff(
     patterns: CompiledPatterns,
     *,
     platform: Platform | None = None,
+    max_unified_diff_chars: int = MAX_UNIFIED_DIFF_CHARS,
 ) -> DriftReport:
     """Compare a device's config with its intended config, both masked.
 
@@ -63,6 +67,10 @@ def calculate_diff(
         platform: selects the section rules (which sections are ordered) and
             the parser; None guesses the shape from the text and applies every
             ordered rule.
+        max_unified_diff_chars: the unified diff is cut after this many
+            characters (with a note saying how many lines were left out), so one
+            pathological device cannot make an event too large for its topic;
+            ``added`` and ``removed`` are never cut.
 
     Returns:
         The report: ``compliant``, the added and removed lines with their
@@ -71,8 +79,14 @@ def calculate_diff(
         pattern masked in the device's config.
     """
     masked_actual, counts = mask_with_counts(actual, patterns)
-    masked_intended, _ = mask_with_counts(intended, patterns)
-    return compare_masked(masked_actual, masked_intended, platform=platform, mask_counts=counts)
+    masked_intended = masked_actual if intended == actual else mask_with_counts(intended, patterns)[0]
+    return compare_masked(
+        masked_actual,
+        masked_intended,
+        platform=platform,
+        mask_counts=counts,
+        max_unified_diff_chars=max_unified_diff_chars,
+    )
 
 
 def compare_masked(
@@ -81,6 +95,7 @@ def compare_masked(
     *,
     platform: Platform | None = None,
     mask_counts: dict[str, int] | None = None,
+    max_unified_diff_chars: int = MAX_UNIFIED_DIFF_CHARS,
 ) -> DriftReport:
     """Compare two texts that are already masked; see :func:`calculate_diff`."""
     actual_hash = text_hash(masked_actual)
@@ -96,24 +111,34 @@ def compare_masked(
         compliant=compliant,
         added=tuple(added),
         removed=tuple(removed),
-        unified_diff="" if compliant else _unified(masked_actual, masked_intended),
+        unified_diff="" if compliant else _unified(masked_actual, masked_intended, max_unified_diff_chars),
         actual_hash=actual_hash,
         intended_hash=intended_hash,
         mask_counts=counts,
     )
 
 
-def _unified(masked_actual: str, masked_intended: str) -> str:
-    """A unified diff from the intended config (``-``) to the device (``+``)."""
-    lines = difflib.unified_diff(
-        masked_intended.splitlines(),
-        masked_actual.splitlines(),
-        fromfile="intended",
-        tofile="actual",
-        lineterm="",
-        n=_DIFF_CONTEXT,
+def _unified(masked_actual: str, masked_intended: str, limit: int) -> str:
+    """A unified diff from the intended config (``-``) to the device (``+``), cut at ``limit`` characters."""
+    lines = list(
+        difflib.unified_diff(
+            masked_intended.splitlines(),
+            masked_actual.splitlines(),
+            fromfile="intended",
+            tofile="actual",
+            lineterm="",
+            n=_DIFF_CONTEXT,
+        )
     )
-    return "\n".join(lines)
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > limit:
+            kept.append(f"... unified diff cut at {limit} characters: {len(lines) - len(kept)} more lines")
+            break
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def _structural_diff(

@@ -1,4 +1,4 @@
-"""Masking: volatile values become placeholders, secrets become keyed fingerprints.
+r"""Masking: volatile values become placeholders, secrets become keyed fingerprints.
 
 Every pattern is compiled with RE2 (``google-re2``), so no pattern, built-in or
 from an operator's file, can make masking super-linear; RE2 refuses
@@ -16,7 +16,9 @@ Matching rules a pattern author must know:
   stays and the rest of it still compares.
 * A secret becomes ``<secret:FINGERPRINT>``, the first 12 hex digits of
   HMAC-SHA256(key, value): a changed secret is still drift, the value never
-  leaves the process. With ``ignore_changes`` it becomes the constant
+  leaves the process. Reversible encodings (Cisco type 7, Junos ``$9$``) are
+  decoded first, so the same password re-encoded with a new salt keeps its
+  fingerprint (see :mod:`driftaudit.domain.reversible`). With ``ignore_changes`` it becomes the constant
   ``<secret:ignored:NAME>`` instead.
 * Secrets are masked before volatiles, so :func:`redact_secrets` is exactly the
   first half of :func:`mask_content` and masking redacted text gives the same
@@ -38,6 +40,7 @@ import re2
 
 from driftaudit.domain.errors import MaskingPatternError
 from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
+from driftaudit.domain.reversible import decode_cisco7, decode_junos9
 
 __all__ = [
     "TOKEN_PATTERN",
@@ -53,6 +56,7 @@ TOKEN_PATTERN = r"<(?:volatile|secret):[A-Za-z0-9._:-]+>"
 _TOKEN = re.compile(TOKEN_PATTERN)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _FINGERPRINT_HEX = 12
+_TYPE7_MARKER = re.compile(r"(?:^|\s)7[ \t]+$")
 _TOKEN_MAX = 96  # longest token: "<secret:ignored:" + a 64-character name + ">"
 
 
@@ -195,9 +199,10 @@ def _touches_token(text: str, start: int, end: int) -> bool:
     token is subsumed); anything else touching a token is left alone, so
     masked text masks to itself.
     """
-    if "<" not in text:
+    window = max(0, start - _TOKEN_MAX)
+    if text.find("<", window, end) < 0:
         return False
-    for token in _TOKEN.finditer(text, max(0, start - _TOKEN_MAX), end + _TOKEN_MAX):
+    for token in _TOKEN.finditer(text, window, end + _TOKEN_MAX):
         if token.start() >= end or token.end() <= start:
             continue
         contained = start <= token.start() and token.end() <= end
@@ -206,12 +211,20 @@ def _touches_token(text: str, start: int, end: int) -> bool:
     return False
 
 
-def _replacement(rule: _Rule, value: str, key: bytes) -> str:
+def _fingerprint_input(value: str, before: str) -> str:
+    """What a secret's fingerprint is made of: the decoded password for reversible encodings."""
+    decoded = decode_junos9(value)
+    if decoded is None and _TYPE7_MARKER.search(before):
+        decoded = decode_cisco7(value)
+    return value if decoded is None else decoded
+
+
+def _replacement(rule: _Rule, value: str, key: bytes, before: str) -> str:
     if rule.kind is PatternKind.VOLATILE:
         return "" if value.endswith("\n") else f"<volatile:{rule.name}>"
     if rule.ignore_changes:
         return f"<secret:ignored:{rule.name}>"
-    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    digest = hmac.new(key, _fingerprint_input(value, before).encode("utf-8"), hashlib.sha256).hexdigest()
     return f"<secret:{digest[:_FINGERPRINT_HEX]}>"
 
 
@@ -224,7 +237,7 @@ def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
         if start < 0 or start == end or _touches_token(text, start, end):
             continue
         pieces.append(text[position:start])
-        pieces.append(_replacement(rule, text[start:end], key))
+        pieces.append(_replacement(rule, text[start:end], key, text[max(0, start - 8) : start]))
         position = end
         count += 1
     if not count:

@@ -1,4 +1,4 @@
-"""Normalization: whatever a source returned becomes the running-config text alone.
+r"""Normalization: whatever a source returned becomes the running-config text alone.
 
 Two entry points, both pure:
 
@@ -32,11 +32,12 @@ __all__ = ["BUILTIN_ENVELOPES", "ConfigNormalizer"]
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
-#: A pager prompt and the backspaces/spaces a device sends to erase it.
+#: A pager prompt at the start of a line ("--More--", "-- MORE --", "---(more 45%)---",
+#: "<--- More --->") and the backspaces and spaces a device sends to erase it.
 _PAGER = re.compile(
-    r"[ \t]*(?:-+[ \t]*\(?[ \t]*more(?:[ \t]+\d+%)?[ \t]*\)?[ \t]*-+|<-+[ \t]*more[ \t]*-+>)[ \t]*"
-    r"(?:[\b]+[ \t]*)*",
-    re.IGNORECASE,
+    r"^[ \t]*(?:-{2,}[ \t]?\(?more(?:[ \t]+\d+%)?\)?[ \t]?-{2,}|<-{2,}[ \t]?more[ \t]?-{2,}>)[ \t]?"
+    r"(?:[\b]+(?:[ \t]+[\b]+)?)?",
+    re.IGNORECASE | re.MULTILINE,
 )
 #: A line that is only a prompt (or a prompt and a command): "router#", "user@host> show ...".
 _PROMPT_GUESS = re.compile(r"^(?:\{[\w:.-]+\}|\[edit[^\]]*\]|[\w.@/:~-]+(?:\([\w./:-]+\))?[#>$%].*)$")
@@ -86,7 +87,8 @@ class ConfigNormalizer:
         if not isinstance(config, str):
             where = "/".join(spec.config_path) or "the document root"
             raise NormalizationError(
-                device_id, f"{where} holds {type(config).__name__} data, not config text (envelope {spec.name})"
+                device_id,
+                f"{where} holds {type(config).__name__} data, not config text (envelope {spec.name})",
             )
         result = self.normalize_text(config)
         if not result:
@@ -112,7 +114,7 @@ class ConfigNormalizer:
         return self.normalize_text("\n".join(lines))
 
     def normalize_text(self, text: str) -> str:
-        """``\\n`` endings, no trailing whitespace, no blank lines at either end, one final newline."""
+        r"""``\\n`` endings, no trailing whitespace, no blank lines at either end, one final newline."""
         text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         lines = [line.rstrip() for line in text.split("\n")]
         while lines and not lines[-1]:
@@ -180,7 +182,9 @@ def _trim_edges(lines: list[str], prompt: re.Pattern[str] | None) -> list[str]:
         return _PROMPT_GUESS.match(line.strip()) is not None
 
     start, end = 0, len(lines)
-    while start < end and (not lines[start].strip() or _HEADERS.match(lines[start].strip()) or is_prompt(lines[start])):
+    while start < end and (
+        not lines[start].strip() or _HEADERS.match(lines[start].strip()) or is_prompt(lines[start])
+    ):
         start += 1
     while end > start and (not lines[end - 1].strip() or is_prompt(lines[end - 1])):
         end -= 1
@@ -255,8 +259,8 @@ def _read_xml(device_id: str, text: str, spec: EnvelopeSpec) -> str:
         raise NormalizationError(device_id, "XML with a DTD or entity declarations is refused")
     try:
         root = ET.fromstring(text.strip())  # noqa: S314 - no DTD, so no entity expansion
-    except ET.ParseError as exc:
-        raise NormalizationError(device_id, f"body is not well-formed XML ({exc})") from exc
+    except (ET.ParseError, ValueError) as exc:
+        raise NormalizationError(device_id, f"body is not well-formed XML ({type(exc).__name__})") from exc
     _drop_elements(root, ALWAYS_METADATA_KEYS | spec.metadata_keys)
     node: ET.Element | None = root
     if spec.config_path:

@@ -9,7 +9,10 @@ Two asymmetries guide them. A secret pattern that matches too much costs
 only readability: the fingerprint still changes when the value does, so drift
 is never hidden. A volatile pattern that matches too much hides drift, so the
 volatile ones are narrow: CLI headers, known timestamp comments, and
-timestamps, durations and counters inside comment lines only.
+timestamps, durations and counters inside comment lines only. In a comment
+line the span runs from the first dynamic value to the end of the line (in
+show-output-style lines what follows an uptime is dynamic too), which also
+keeps one match per line, so masking stays idempotent.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ _V = PatternKind.VOLATILE
 _S = PatternKind.SECRET
 _ALL: frozenset[Platform] = frozenset()
 _CISCO = frozenset({Platform.IOS, Platform.NXOS, Platform.IOSXR, Platform.EOS, Platform.ASA})
-_IOS_ASA = frozenset({Platform.IOS, Platform.ASA, Platform.NXOS})
 _JUNOS = frozenset({Platform.JUNOS, Platform.JUNOS_SET})
 
 _SP = r"[ \t]"
@@ -216,8 +218,8 @@ _VOLATILES: tuple[MaskingPattern, ...] = (
     ),
     _v(
         "nxos-eos-time",
-        r"^![ \t]*(?:Time|Running configuration last done at|Startup-config last modified at)"
-        r"[ \t]*:?[ \t]*(?P<value>\S[^\n]*)",
+        r"^![ \t]*(?:Time:|Running configuration last done at:?|Startup-config last modified at)"
+        r"[ \t]*(?P<value>\S[^\n]*)",
         _CISCO,
         "NX-OS '!Time:' and '!Running configuration last done at:', EOS '! Startup-config last modified'",
     ),
@@ -255,7 +257,7 @@ _VOLATILES: tuple[MaskingPattern, ...] = (
         "certificate-hex-body",
         r"^[ \t]*certificate\b[^\n]*\n[ \t]+(?P<value>[0-9A-Fa-f]{2,8}(?:[ \t]+[0-9A-Fa-f]{2,8})*"
         r"(?:[ \t]*\n[ \t]+[0-9A-Fa-f]{2,8}(?:[ \t]+[0-9A-Fa-f]{2,8})*)*)[ \t]*\n[ \t]*quit\b",
-        _IOS_ASA,
+        _CISCO,
         "crypto pki / crypto ca certificate bodies (hex blobs up to 'quit')",
     ),
     _v(
@@ -266,7 +268,7 @@ _VOLATILES: tuple[MaskingPattern, ...] = (
     ),
     _v(
         "comment-timestamp",
-        rf"{_COMMENT}(?P<value>{_TIMESTAMP})",
+        rf"{_COMMENT}(?P<value>{_TIMESTAMP}[^\n]*)",
         _ALL,
         "timestamps in comment lines, in the vendors' formats",
     ),
@@ -278,19 +280,19 @@ _VOLATILES: tuple[MaskingPattern, ...] = (
     ),
     _v(
         "comment-duration",
-        rf"{_COMMENT}\b(?P<value>{_DURATION})\b",
+        rf"{_COMMENT}\b(?P<value>{_DURATION}\b[^\n]*)",
         _ALL,
         "durations in comment lines: '4 days, 1 hour', '1d02h', BGP Up/Down '00:12:34'",
     ),
     _v(
         "comment-counter",
-        rf"{_COMMENT}\b(?P<value>\d+){_SP}+(?i:packets|bytes|pkts|octets|frames|errors|drops|flaps|resets)\b",
+        rf"{_COMMENT}\b(?P<value>\d+{_SP}+(?i:packets|bytes|pkts|octets|frames|errors|drops|flaps|resets)\b[^\n]*)",
         _ALL,
         "counters in comment lines: '1234 packets'",
     ),
     _v(
         "comment-counter-field",
-        rf"{_COMMENT}\b(?i:count|counter|flaps|resets){_SP}*[:=]{_SP}*(?P<value>\d+)",
+        rf"{_COMMENT}\b(?i:count|counter|flaps|resets){_SP}*[:=]{_SP}*(?P<value>\d+[^\n]*)",
         _ALL,
         "counters in comment lines: 'Failover count: 2'",
     ),

@@ -6,13 +6,14 @@ not drift while ordered sections (ACL entries, route-map and prefix-list
 entries, policy terms) still compare in order. Three shapes of config exist:
 
 * **indented** (IOS/IOS-XE, NX-OS, IOS-XR, EOS, ASA): a line's parent is the
-  nearest earlier line with less indentation; bare ``!`` lines, ``exit``/
-  ``exit-*`` and a top-level ``end`` are structure, not content; banners are
-  read up to their delimiter so their body stays one ordered block.
+  nearest earlier line with less indentation; comment lines (``!``, and ``:``
+  on ASA), ``exit``/``exit-*`` and a top-level ``end`` are structure or
+  annotation, not configuration; banners are read up to their delimiter so
+  their body stays one ordered block.
 * **Junos braces** and **Junos set lines**: both are flattened to the same
   ``set``-style statements (``then { accept; }`` and ``then accept;`` are one
   statement, ``members [ a b ];`` is two), so they compare with each other and
-  with themselves regardless of presentation.
+  with themselves regardless of presentation; ``#`` comments are dropped.
 
 Which section heads are ordered is a rule table per platform
 (:data:`SECTION_RULES`), not special cases. Everything here is pure and never
@@ -131,6 +132,8 @@ _ACL_GROUPS = (
     re.compile(r"(access-list \S+) "),  # IOS numbered ACLs, ASA named ACLs
     re.compile(r"((?:ip|ipv6) prefix-list \S+) (?:seq|permit|deny|description)"),
     re.compile(r"(route-map \S+) "),
+    re.compile(r"(ip as-path access-list \S+) "),  # first match wins, like an ACL
+    re.compile(r"(ip(?:v6)? community-list (?:(?:standard|expanded) )?\S+) "),
 )
 _XR_HEADS = _ACL_HEADS + _heads(r"route-policy ", deep=True)
 _JUNOS_ORDERED = (
@@ -181,7 +184,7 @@ def detect_shape(text: str, platform: Platform | None = None) -> ConfigShape:
     if platform is not None and not junos:
         return ConfigShape.INDENTED
     set_lines = brace_lines = other = 0
-    for raw in text.splitlines()[:400]:
+    for raw in text[:65536].splitlines()[:400]:
         line = raw.strip()
         if not line or line[0] in "#!":
             continue
@@ -221,12 +224,18 @@ _MAX_DEPTH = 48
 
 
 def _banner_delimiter(rest: str | None) -> str | None:
-    """The delimiter a banner body ends with; None means it ends with ``EOF``."""
+    """The delimiter a banner body ends with.
+
+    None means an EOS-style body ending with a line ``EOF``; an empty string
+    means the line is not a delimited banner at all (ASA prints one ``banner
+    motd TEXT`` line per banner line, with no delimiter).
+    """
     if not rest:
         return None
     if rest.startswith("^C"):
         return "^C"
-    return rest[0]
+    first = rest[0]
+    return "" if first.isalnum() else first
 
 
 def parse_indented(text: str, comment_leaders: str = "!") -> list[SectionNode]:
@@ -266,22 +275,30 @@ def parse_indented(text: str, comment_leaders: str = "!") -> list[SectionNode]:
 
 
 def _read_banner(lines: list[str], index: int, node: SectionNode, rest: str | None) -> int:
-    """Consume a banner body into ``node``; returns the index after it."""
+    """Consume a banner body into ``node``; returns the index after it.
+
+    A body whose end never comes is not a banner body: nothing is consumed, so
+    the lines after it are still read as configuration.
+    """
     delimiter = _banner_delimiter(rest)
-    if delimiter is not None and rest is not None and delimiter in rest[len(delimiter) :]:
-        return index  # single-line banner: `banner motd ^Chello^C`
-    end = delimiter if delimiter is not None else _EOS_BANNER_END
-    while index < len(lines):
-        body = lines[index].rstrip()
-        index += 1
-        if delimiter is None and body.strip() == end:
-            break
-        if delimiter is not None and end in body:
-            before = body.split(end, 1)[0]
-            if before.strip():
-                node.children.append(SectionNode(before))
-            break
-        node.children.append(SectionNode(body))
+    if delimiter == "" or (
+        delimiter is not None and rest is not None and delimiter in rest[len(delimiter) :]
+    ):
+        return index  # not delimited, or single-line: `banner motd ^Chello^C`
+    for probe in range(index, len(lines)):
+        body = lines[probe].rstrip()
+        if delimiter is None:
+            if body.strip() != _EOS_BANNER_END:
+                continue
+            last = ""
+        elif delimiter in body:
+            last = body.split(delimiter, 1)[0]
+        else:
+            continue
+        node.children.extend(SectionNode(line.rstrip()) for line in lines[index:probe])
+        if last.strip():
+            node.children.append(SectionNode(last))
+        return probe + 1
     return index
 
 

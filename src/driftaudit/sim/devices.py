@@ -386,7 +386,8 @@ class DeviceSimulator:
             # cancelled: asyncio's done-callback would log it as an error.
             pass
         finally:
-            self._http_tasks.discard(task)  # type: ignore[arg-type]
+            if task is not None:
+                self._http_tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -414,7 +415,9 @@ class DeviceSimulator:
             or password != device.password
         ):
             counters.auth_failures += 1
-            await _respond(writer, 401, b"authentication failed\n", "text/plain", {"WWW-Authenticate": "Basic"})
+            await _respond(
+                writer, 401, b"authentication failed\n", "text/plain", {"WWW-Authenticate": "Basic"}
+            )
             return True
         if _REST_PATHS.get(device.platform) != api_path:
             await _respond(writer, 404, b"no such API on this device\n", "text/plain")
@@ -441,11 +444,22 @@ class DeviceSimulator:
             rpc = _json_or_empty(request.body)
             cmds = rpc.get("params", {}).get("cmds", []) if isinstance(rpc, dict) else []
             results = [{"output": config if "running-config" in str(cmd) else ""} for cmd in cmds]
-            reply = {"jsonrpc": "2.0", "id": rpc.get("id") if isinstance(rpc, dict) else None, "result": results}
+            reply = {
+                "jsonrpc": "2.0",
+                "id": rpc.get("id") if isinstance(rpc, dict) else None,
+                "result": results,
+            }
             return json.dumps(reply).encode(), "application/json"
         if device.platform is Platform.NXOS:
             output = {"input": "show running-config", "msg": "Success", "code": "200", "body": config}
-            reply = {"ins_api": {"type": "cli_show_ascii", "version": "1.0", "sid": "eoc", "outputs": {"output": output}}}
+            reply = {
+                "ins_api": {
+                    "type": "cli_show_ascii",
+                    "version": "1.0",
+                    "sid": "eoc",
+                    "outputs": {"output": output},
+                }
+            }
             return json.dumps(reply).encode(), "application/json"
         fmt = parse_qs(urlsplit(request.target).query).get("format", ["text"])[0]
         tag = "configuration-set" if fmt == "set" else "configuration-text"
@@ -512,7 +526,9 @@ class _SSHServer(asyncssh.SSHServer):
 class _CliSession:
     """One shell or exec session on one simulated device."""
 
-    def __init__(self, sim: DeviceSimulator, device: SimDevice, process: asyncssh.SSHServerProcess[bytes]) -> None:
+    def __init__(
+        self, sim: DeviceSimulator, device: SimDevice, process: asyncssh.SSHServerProcess[bytes]
+    ) -> None:
         self.sim = sim
         self.device = device
         self.process = process
@@ -604,27 +620,35 @@ class _CliSession:
         return key
 
     async def _read_line(self) -> str | None:
-        """Read one line in raw mode, echoing what a terminal would."""
+        """Read one line in raw mode, echoing what a terminal would (one write per chunk)."""
         line = bytearray()
         while True:
-            key = await self._read_key()
-            if key is None:
-                return None
-            if key in (b"\r", b"\n"):
-                if key == b"\r" and self._pending[:1] == b"\n":
-                    self._pending = self._pending[1:]
-                if self.pty:
-                    self.process.stdout.write(b"\r\n")
+            if not self._pending:
+                data = await self.process.stdin.read(1024)
+                if not data:
+                    return None
+                self._pending = data
+            echo, done, index = bytearray(), False, 0
+            while index < len(self._pending) and not done:
+                key = self._pending[index : index + 1]
+                index += 1
+                if key in (b"\r", b"\n"):
+                    if key == b"\r" and self._pending[index : index + 1] == b"\n":
+                        index += 1
+                    echo += b"\r\n"
+                    done = True
+                elif key in (b"\x7f", b"\x08"):
+                    if line:
+                        line.pop()
+                        echo += b"\b \b"
+                else:
+                    line += key
+                    echo += key
+            self._pending = self._pending[index:]
+            if self.pty and echo:
+                self.process.stdout.write(bytes(echo))
+            if done:
                 return line.decode("utf-8", "replace")
-            if key in (b"\x7f", b"\x08"):
-                if line:
-                    line.pop()
-                    if self.pty:
-                        self.process.stdout.write(b"\b \b")
-                continue
-            line += key
-            if self.pty:
-                self.process.stdout.write(key)
 
 
 @dataclass(slots=True)
@@ -661,7 +685,11 @@ def _http_head(status: int, length: int, content_type: str, extra: dict[str, str
 
 
 async def _respond(
-    writer: asyncio.StreamWriter, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None
+    writer: asyncio.StreamWriter,
+    status: int,
+    body: bytes,
+    content_type: str,
+    extra: dict[str, str] | None = None,
 ) -> None:
     writer.write(_http_head(status, len(body), content_type, extra) + body)
     await writer.drain()

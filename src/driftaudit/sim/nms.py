@@ -189,6 +189,13 @@ class _Fault:
 
 
 @dataclass
+class _Barrier:
+    count: int
+    timeout_s: float
+    event: asyncio.Event | None = None  # made in the server's loop, on first use
+
+
+@dataclass
 class _Counters:
     token_requests: Counter[str] = field(default_factory=Counter)
     config_requests: Counter[str] = field(default_factory=Counter)
@@ -231,7 +238,9 @@ class NMSSimulator:
         self._tokens: dict[str, _Issued] = {}
         self._rejecting: set[str] = set()
         self._faults: list[_Fault] = []
+        self._barrier: _Barrier | None = None
         self._latency: float | tuple[float, float] = 0.0
+        self._token_latency = 0.0
         self._device_latency: dict[str, float] = {}
         self._bodies: dict[str, bytes] = {}
         self._missing: set[str] = set()
@@ -254,10 +263,7 @@ class NMSSimulator:
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port, reuse_address=True, ssl_context=self._ssl_context)
         await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self._port = sockets[0].getsockname()[1]
+        self._port = int(runner.addresses[0][1])
         self._runner = runner
 
     async def stop(self) -> None:
@@ -394,8 +400,10 @@ class NMSSimulator:
         """Counters, faults, latency and overrides back to a quiet server (tenants and tokens stay)."""
         self.reset_counters()
         self._faults.clear()
+        self._barrier = None
         self._rejecting.clear()
         self._latency = 0.0
+        self._token_latency = 0.0
         self._device_latency.clear()
         self._bodies.clear()
         self._missing.clear()
@@ -403,6 +411,21 @@ class NMSSimulator:
     def set_latency(self, latency: float | tuple[float, float]) -> None:
         """Seconds each config request takes: fixed, or uniform in ``(low, high)``."""
         self._latency = latency
+
+    def hold_until_in_flight(self, count: int, *, timeout_s: float = 5.0) -> None:
+        """Hold config requests until ``count`` are in flight at once, then release them all (once).
+
+        A concurrency bound is only shown to be *reachable* if that many
+        requests can be in flight together; timing alone cannot show it on a
+        busy machine, where the client's CPU rather than its bound may limit
+        concurrency. If ``count`` never arrive, the held requests are released
+        after ``timeout_s`` and the maximum in flight stays below ``count``.
+        """
+        self._barrier = _Barrier(count, timeout_s)
+
+    def set_token_latency(self, seconds: float) -> None:
+        """Seconds each token request takes."""
+        self._token_latency = seconds
 
     def slow_device(self, device_id: str, seconds: float) -> None:
         """This device's config takes ``seconds`` (instead of the general latency)."""
@@ -474,6 +497,8 @@ class NMSSimulator:
     async def _token(self, tenant: SimTenant, request: web.Request) -> web.Response:
         counters = self._counters
         counters.token_requests[tenant.tenant_id] += 1
+        if self._token_latency > 0:
+            await asyncio.sleep(self._token_latency)
         user, password = _basic(request.headers.get("Authorization", ""))
         if tenant.auth_scheme is AuthScheme.OAUTH2_CLIENT_CREDENTIALS:
             form = await request.post()
@@ -521,6 +546,7 @@ class NMSSimulator:
         counters.in_flight += 1
         counters.max_in_flight = max(counters.max_in_flight, counters.in_flight)
         try:
+            await self._pass_barrier()
             delay = self._delay(device_id)
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -529,6 +555,22 @@ class NMSSimulator:
             return response
         finally:
             counters.in_flight -= 1
+
+    async def _pass_barrier(self) -> None:
+        barrier = self._barrier
+        if barrier is None:
+            return
+        if barrier.event is None:
+            barrier.event = asyncio.Event()
+        if self._counters.in_flight >= barrier.count:
+            barrier.event.set()
+        else:
+            try:
+                await asyncio.wait_for(barrier.event.wait(), barrier.timeout_s)
+            except TimeoutError:
+                barrier.event.set()
+        if self._barrier is barrier:
+            self._barrier = None
 
     def _delay(self, device_id: str) -> float:
         if device_id in self._device_latency:

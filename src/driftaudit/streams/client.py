@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -26,7 +27,7 @@ from driftaudit.settings import Settings
 from driftaudit.streams.codec import encode
 from driftaudit.streams.topics import TopicNames
 
-__all__ = ["AuditClient", "AuditRejectedError", "AuditTimeoutError", "BrokerError"]
+__all__ = ["AuditClient", "AuditRejectedError", "AuditTimeoutError", "BrokerError", "ensure_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,36 @@ class AuditTimeoutError(DriftAuditError):
         self.missing = sorted(missing)
         listed = ", ".join(self.missing[:10]) + (" ..." if len(self.missing) > 10 else "")
         super().__init__(f"{len(self.missing)} devices did not report within {timeout_s:.0f}s: {listed}")
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the pipeline's topics that do not exist yet, with ``settings.topic_partitions``.
+
+    Workers call it before starting: Faust's partition assignor ignores a
+    subscribed topic that does not exist yet and never subscribes to it later,
+    so a worker started before its topics would never consume them.
+
+    Raises:
+        BrokerError: the broker cannot be reached or refused.
+    """
+    if not settings.kafka_broker:
+        raise BrokerError("no broker configured (DRIFTAUDIT_KAFKA_BROKER)")
+    names = TopicNames(settings.topic_prefix)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_broker.removeprefix("kafka://"))
+    try:
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(name, settings.topic_partitions, 1) for name in names.all() if name not in existing
+            ]
+            if missing:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another process was faster
+                    await admin.create_topics(missing)
+        finally:
+            await admin.close()
+    except KafkaError as exc:
+        raise BrokerError(f"creating topics on {settings.kafka_broker}: {type(exc).__name__}") from exc
 
 
 class AuditClient:
@@ -108,22 +139,7 @@ class AuditClient:
 
     async def ensure_topics(self) -> None:
         """Create the pipeline's topics that do not exist yet, with the configured partitions."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [
-                NewTopic(name, self._settings.topic_partitions, 1)
-                for name in self.names.all()
-                if name not in existing
-            ]
-            if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:  # a worker created them in between
-                    pass
-        finally:
-            await admin.close()
+        await ensure_topics(self._settings)
 
     async def publish(self, request: AuditRequest) -> None:
         """Publish the request (key: audit_id) and wait for the broker's ack."""

@@ -22,6 +22,7 @@ from mode import Service
 
 from driftaudit.settings import Settings
 from driftaudit.streams.app import StreamApp
+from driftaudit.streams.client import ensure_topics
 from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.embedded_broker import EmbeddedTansu
 
@@ -50,6 +51,7 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
 async def running(stream_app: StreamApp) -> AsyncIterator[StreamApp]:
     """Run the app's consumers, agents, timers and web server in this event loop."""
     app = stream_app.app
+    await ensure_topics(stream_app.handlers.settings)
     await app.start()
     try:
         yield stream_app
@@ -77,6 +79,9 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     """Run the app as a Faust worker until SIGINT or SIGTERM; returns after a clean stop.
 
     The injected fetch client and history store are closed when it stops.
+    Call :func:`~driftaudit.streams.client.ensure_topics` before building the
+    app (``asyncio.run`` must not run between building the app and this call:
+    the app's services bind the event loop current when they are built).
     """
     closer = _Closer(stream_app.handlers.deps)
     worker = faust.Worker(stream_app.app, closer, loglevel=loglevel, redirect_stdouts=False)

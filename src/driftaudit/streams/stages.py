@@ -29,7 +29,9 @@ from driftaudit.domain.models import (
     Device,
     DeviceConfig,
     DeviceFetchTask,
+    DeviceStatus,
     DriftEvent,
+    FetchFailure,
     FetchOutcome,
 )
 from driftaudit.streams.codec import dead_letter, decode, encode
@@ -133,11 +135,9 @@ class StageHandlers:
         """Audit request -> audit run (history) + one fetch task per device."""
         request = self._decode(AuditRequest, payload)
         try:
-            run, devices = resolve_audit(request, self.deps.inventory)
+            run, devices = resolve_audit(request, self.deps.inventory)  # InputError: matches nothing
         except InventoryError as exc:
             raise InputError(f"selector cannot be resolved: {exc}") from exc
-        if not devices:
-            raise InputError("selector matches no device (unknown tenant, site, role or platform?)")
         await self.recorder.record_audit_run(run)
         for device in devices:
             task = DeviceFetchTask(
@@ -181,7 +181,23 @@ class StageHandlers:
             requested_at=task.requested_at,
             registry=self.deps.registry,
         )
-        await self.outbox.send(self.names.device_configs, task.device.device_id.encode(), encode(config))
+        payload = encode(config)
+        if len(payload) > self.settings.max_message_bytes:
+            payload = encode(self._too_large(config, len(payload)))
+        await self.outbox.send(self.names.device_configs, task.device.device_id.encode(), payload)
+
+    def _too_large(self, config: DeviceConfig, size: int) -> DeviceConfig:
+        """The config as an ``error`` result: its message would be refused downstream."""
+        limit = self.settings.max_message_bytes
+        failure = FetchFailure(
+            device_id=config.device.device_id,
+            status=DeviceStatus.ERROR,
+            reason=f"config message of {size} bytes exceeds max_message_bytes={limit}",
+            error_type="ConfigTooLargeError",
+            timestamp=config.fetched_at,
+            fetch_ms=config.fetch_ms,
+        )
+        return config.model_copy(update={"redacted_text": None, "failure": failure})
 
     # -- analyze --------------------------------------------------------------
 

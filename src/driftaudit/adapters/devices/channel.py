@@ -35,6 +35,7 @@ _PAGER = re.compile(
     r" ?(?:<--- More --->|-- ?More ?--|---\(more(?: \d{1,3}%)?\)---) ?"
     r"(?:\x08+ *\x08+|\r +\r|\x08+)?"
 )
+_ECHO_SEARCH_LINES = 50
 _CRLF = re.compile(r"\r+\n")
 # The routing-engine state line Junos prints above its prompt: {master:0}.
 _JUNOS_RE_STATE = re.compile(r"^\{(?:master|backup|primary|secondary|linecard)[\w:]*\}\s*$")
@@ -130,14 +131,21 @@ def command_output(raw: str, *, command: str | None, prompt: str | None) -> str:
     """The output of one command as plain text with LF line ends.
 
     Removes ANSI escapes, pager prompts with their erase sequences, CR/LF
-    noise, the echoed command line (the first line, when it ends with the
-    command) and a trailing prompt line (when it starts with ``prompt``).
+    noise, the echoed command line (the first line that ends with the
+    command, among the first few, and whatever came before it) and a trailing
+    prompt line (when it starts with ``prompt``).
     """
     text = strip_pager(strip_ansi(raw))
     text = _CRLF.sub("\n", text).replace("\r", "")
     lines = text.split("\n")
-    if command is not None and lines and lines[0].rstrip().endswith(command.strip()):
-        lines = lines[1:]
+    if command is not None:
+        # The echo is the first line ending with the command; anything before
+        # it (a log message the device printed between two fetches) goes too.
+        wanted = command.strip()
+        for index, line in enumerate(lines[:_ECHO_SEARCH_LINES]):
+            if line.rstrip().endswith(wanted):
+                lines = lines[index + 1 :]
+                break
     if prompt is not None and lines and lines[-1].strip().startswith(prompt.strip()):
         lines = lines[:-1]
         if lines and _JUNOS_RE_STATE.match(lines[-1]):

@@ -50,11 +50,11 @@ class PoolLimits:
 
 @dataclass(frozen=True, slots=True)
 class PoolStats:
-    """Counters of a pool: ``opened`` grows with every new connection."""
+    """Counters of a pool: connections ``opened``, leases that ``reused`` one, connections ``closed``."""
 
     opened: int
     reused: int
-    discarded: int
+    closed: int
     idle: int
     leased: int
 
@@ -111,14 +111,14 @@ class ConnectionPool(Generic[C]):
         self._closed = False
         self._opened = 0
         self._reused = 0
-        self._discarded = 0
+        self._closed_count = 0
 
     def stats(self) -> PoolStats:
         """Current counters."""
         return PoolStats(
             opened=self._opened,
             reused=self._reused,
-            discarded=self._discarded,
+            closed=self._closed_count,
             idle=sum(len(slot.idle) for slot in self._slots.values()),
             leased=sum(slot.leased for slot in self._slots.values()),
         )
@@ -202,7 +202,7 @@ class ConnectionPool(Generic[C]):
         return None, False
 
     def _close(self, conn: C) -> None:
-        self._discarded += 1
+        self._closed_count += 1
         try:
             self._closer(conn)
         except Exception:  # closing is best effort; a broken socket must not fail a fetch

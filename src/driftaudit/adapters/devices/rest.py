@@ -33,7 +33,7 @@ import logging
 import re
 from collections.abc import Iterator
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -53,6 +53,9 @@ from driftaudit.domain.errors import (
 )
 from driftaudit.domain.models import Device, Platform
 from driftaudit.domain.ports import BaseDeviceAdapter, CredentialSource
+
+if TYPE_CHECKING:
+    from driftaudit.settings import Settings
 
 __all__ = ["RestDeviceAdapter"]
 
@@ -106,6 +109,18 @@ class RestDeviceAdapter(BaseDeviceAdapter):
         self._ids = count(1)
         if scheme == "https" and verify is False:
             log.warning("TLS verification of device APIs is OFF: any certificate is accepted")
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, credentials: CredentialSource, **overrides: Any
+    ) -> RestDeviceAdapter:
+        """An adapter with the ``DRIFTAUDIT_*`` timeouts and size cap; ``overrides`` set scheme, verify..."""
+        options: dict[str, Any] = {
+            "timeouts": FetchTimeouts.from_settings(settings),
+            "max_config_bytes": settings.max_config_bytes,
+        }
+        options.update(overrides)
+        return cls(credentials, **options)
 
     async def aclose(self) -> None:
         """Close the HTTP client and its kept-alive connections."""
@@ -304,6 +319,8 @@ def _http_errors(device: Device, timeouts: FetchTimeouts) -> Iterator[None]:
         raise DisconnectedError(device_id, f"{where} closed the connection mid-response") from exc
     except httpx.HTTPError as exc:
         raise ProtocolError(device_id, f"HTTP failure with {where}: {type(exc).__name__}") from exc
+    except httpx.InvalidURL as exc:
+        raise ConnectError(device_id, f"cannot build a URL for {where}") from exc
     except OSError as exc:
         raise ConnectError(
             device_id, f"cannot connect to {where}: {exc.strerror or type(exc).__name__}"

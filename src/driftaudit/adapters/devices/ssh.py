@@ -22,8 +22,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
@@ -44,12 +45,36 @@ from driftaudit.domain.errors import (
 from driftaudit.domain.models import Credential, Device
 from driftaudit.domain.ports import BaseDeviceAdapter, CredentialSource
 
+if TYPE_CHECKING:
+    from driftaudit.settings import Settings
+
 __all__ = ["SSHDeviceAdapter"]
 
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
 _TERM_SIZE = (511, 24)
+
+
+@dataclass(eq=False)
+class _Session:
+    """One SSH connection and, once used, its interactive shell (already at a prompt, paging off).
+
+    Pooling the shell with the connection lets a repeated fetch send only the
+    show command: no channel to open, no banner, no paging commands.
+    """
+
+    conn: asyncssh.SSHClientConnection
+    shell: asyncssh.SSHClientProcess[bytes] | None = None
+    prompt: str | None = None
+
+    def alive(self) -> bool:
+        return not self.conn.is_closed() and (self.shell is None or not self.shell.is_closing())
+
+    def close(self) -> None:
+        if self.shell is not None:
+            self.shell.close()
+        self.conn.close()
 
 
 class SSHDeviceAdapter(BaseDeviceAdapter):
@@ -88,14 +113,30 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         self._max_bytes = max_config_bytes
         if not verify_host_keys:
             log.warning("SSH host key verification is OFF: any host key is accepted (man-in-the-middle risk)")
-        self._pool: ConnectionPool[asyncssh.SSHClientConnection] | None = None
+        self.pool_limits = pool_limits or PoolLimits()
+        self._pool: ConnectionPool[_Session] | None = None
         if pooled:
             self._pool = ConnectionPool(
-                self._connect,
-                closer=lambda conn: conn.close(),
-                alive=lambda conn: not conn.is_closed(),
-                limits=pool_limits,
+                self._open_session,
+                closer=_Session.close,
+                alive=_Session.alive,
+                limits=self.pool_limits,
             )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, credentials: CredentialSource, **overrides: Any
+    ) -> SSHDeviceAdapter:
+        """An adapter configured from ``DRIFTAUDIT_*`` settings (timeouts, known_hosts, pool, size cap)."""
+        options: dict[str, Any] = {
+            "timeouts": FetchTimeouts.from_settings(settings),
+            "known_hosts": settings.ssh_known_hosts,
+            "verify_host_keys": settings.ssh_verify_host_keys,
+            "max_config_bytes": settings.max_config_bytes,
+            "pool_limits": PoolLimits(per_host=settings.ssh_pool_per_host, idle_s=settings.ssh_pool_idle_s),
+        }
+        options.update(overrides)
+        return cls(credentials, **options)
 
     def pool_stats(self) -> PoolStats | None:
         """Counters of the session pool, or None when not pooled."""
@@ -125,11 +166,11 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
 
     async def _fetch(self, device: Device, profile: PlatformProfile) -> str:
         if self._pool is None:
-            conn = await self._connect(device)
+            session = await self._open_session(device)
             try:
-                return await self._read_config(conn, device, profile)
+                return await self._read_config(session, device, profile)
             finally:
-                conn.close()
+                session.close()
         async with self._pool.lease(device) as lease:
             try:
                 return await self._read_config(lease.conn, device, profile)
@@ -149,6 +190,9 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         if not credential.username:
             raise AuthError(device.device_id, "the credential has no username")
         return credential
+
+    async def _open_session(self, device: Device) -> _Session:
+        return _Session(await self._connect(device))
 
     async def _connect(self, device: Device) -> asyncssh.SSHClientConnection:
         credential = self._credential(device)
@@ -186,22 +230,16 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         path = self._known_hosts or Path("~/.ssh/known_hosts").expanduser()
         return str(path) if path.is_file() else b""
 
-    async def _read_config(
+    async def _read_config(self, session: _Session, device: Device, profile: PlatformProfile) -> str:
+        with _ssh_errors(device, phase="read"):
+            if self._use_exec and profile.supports_exec:
+                return await self._exec(session.conn, device, profile)
+            return await self._shell(session, device, profile)
+
+    async def _exec(
         self, conn: asyncssh.SSHClientConnection, device: Device, profile: PlatformProfile
     ) -> str:
         buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
-        with _ssh_errors(device, phase="read"):
-            if self._use_exec and profile.supports_exec:
-                return await self._exec(conn, device, profile, buffer)
-            return await self._shell(conn, device, profile, buffer)
-
-    async def _exec(
-        self,
-        conn: asyncssh.SSHClientConnection,
-        device: Device,
-        profile: PlatformProfile,
-        buffer: OutputBuffer,
-    ) -> str:
         process = await conn.create_process(profile.exec_command, encoding=None)
         try:
             while data := await self._read(process, device):
@@ -213,32 +251,34 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             raise DisconnectedError(device.device_id, "session closed before the output was complete")
         if process.exit_status not in (None, 0):
             raise ProtocolError(device.device_id, f"exec command exited with status {process.exit_status}")
-        text = command_output(buffer.text(), command=None, prompt=None)
+        return normalize_cli(command_output(buffer.text(), command=None, prompt=None))
+
+    async def _shell(self, session: _Session, device: Device, profile: PlatformProfile) -> str:
+        if session.shell is None or session.prompt is None:
+            session.shell, session.prompt = await self._open_shell(session.conn, device, profile)
+        process, prompt = session.shell, session.prompt
+        buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
+        process.stdin.write(profile.show_config.encode() + b"\n")
+        await self._until_prompt(process, device, profile, buffer, prompt)
+        text = command_output(buffer.text(), command=profile.show_config, prompt=prompt)
         return normalize_cli(text)
 
-    async def _shell(
-        self,
-        conn: asyncssh.SSHClientConnection,
-        device: Device,
-        profile: PlatformProfile,
-        buffer: OutputBuffer,
-    ) -> str:
+    async def _open_shell(
+        self, conn: asyncssh.SSHClientConnection, device: Device, profile: PlatformProfile
+    ) -> tuple[asyncssh.SSHClientProcess[bytes], str]:
+        """A shell at its prompt with paging turned off (as far as the device allows)."""
         process = await conn.create_process(term_type="vt100", term_size=_TERM_SIZE, encoding=None)
         try:
+            buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
             prompt = await self._until_prompt(process, device, profile, buffer, None)
             for command in profile.paging_off:
                 buffer.reset()
                 process.stdin.write(command.encode() + b"\n")
                 prompt = await self._until_prompt(process, device, profile, buffer, None)
-            buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
-            process.stdin.write(profile.show_config.encode() + b"\n")
-            await self._until_prompt(process, device, profile, buffer, prompt)
-            with contextlib.suppress(OSError, asyncssh.Error):
-                process.stdin.write(b"exit\n")
-        finally:
+        except BaseException:
             process.close()
-        text = command_output(buffer.text(), command=profile.show_config, prompt=prompt)
-        return normalize_cli(text)
+            raise
+        return process, prompt
 
     async def _until_prompt(
         self,

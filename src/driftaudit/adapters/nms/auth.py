@@ -274,7 +274,8 @@ class AuthManager:
     async def _join_flight(self, tenant: NMSTenant) -> _Token:
         tenant_id = tenant.tenant_id
         flight = self._flights.get(tenant_id)
-        if flight is None:
+        if flight is None or flight.task.done() or flight.task.cancelling():
+            # (a flight its last waiter just cancelled is not joined: it would cancel the newcomer)
             flight = _Flight(asyncio.ensure_future(self._obtain(tenant)))
             self._flights[tenant_id] = flight
             flight.task.add_done_callback(functools.partial(self._land, tenant_id, flight))
