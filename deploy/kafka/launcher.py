@@ -46,6 +46,7 @@ from driftaudit.streams.embedded_broker import (
     BrokerStartError,
     free_port,
     log_tail,
+    orphan_guard,
     process_rss_bytes,
     stop_process_group,
     wait_until_ready,
@@ -156,6 +157,8 @@ class KafkaBroker:
         stop_timeout_s: how long a clean shutdown may take before SIGKILL.
         cache_root: jar cache root.
         extra_properties: more ``server.properties`` entries, overriding the defaults.
+        die_with_parent: have the kernel kill the JVM if the thread that started it dies
+            without stopping it (a test run killed with SIGKILL), so no broker is orphaned.
     """
 
     kind = "kafka"
@@ -172,6 +175,7 @@ class KafkaBroker:
         stop_timeout_s: float = 20.0,
         cache_root: Path = CACHE_ROOT,
         extra_properties: Mapping[str, str] | None = None,
+        die_with_parent: bool = True,
     ) -> None:
         self.version = version
         self.host = host
@@ -182,6 +186,7 @@ class KafkaBroker:
         self.stop_timeout_s = stop_timeout_s
         self.cache_root = cache_root
         self.extra_properties = dict(extra_properties or {})
+        self.die_with_parent = die_with_parent
         self.used_cache: bool | None = None
         self.startup_seconds: float | None = None
         self.jar_seconds: float | None = None
@@ -306,7 +311,7 @@ class KafkaBroker:
             )
         self._stdout = (workdir / "stdout.log").open("wb")
         self._process = subprocess.Popen(
-            [*jvm, "kafka.Kafka", str(config)],
+            [*(orphan_guard() if self.die_with_parent else []), *jvm, "kafka.Kafka", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=self._stdout,
             stderr=subprocess.STDOUT,
@@ -404,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # also when started in the background, where SIGINT is ignored
     broker = KafkaBroker(
         version=args.kafka_version, port=args.port, num_partitions=args.partitions, heap=args.heap
     )

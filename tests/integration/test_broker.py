@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from deploy.kafka.launcher import CACHE_ROOT, KafkaBroker, ensure_jars
+
 from driftaudit.streams.embedded_broker import BrokerStartError, EmbeddedTansu, free_port, probe_broker
 from tests.plugins.broker import KafkaNamespace, TestBroker
 
@@ -91,11 +91,13 @@ def test_tansu_starts_answers_and_leaves_nothing_behind() -> None:
         assert tansu.running
         pid = tansu._process.pid  # type: ignore[union-attr]
         info = probe_broker(tansu.host, tansu.port)
-        assert info is not None and info.broker_count == 1
+        assert info is not None
+        assert info.broker_count == 1
         log = tansu.log_path
     assert not tansu.running
     assert _gone(pid)
-    assert log is not None and not log.exists()
+    assert log is not None
+    assert not log.exists()
 
 
 def test_tansu_from_a_missing_binary_fails_clearly(tmp_path: Path) -> None:
@@ -113,10 +115,12 @@ def test_second_kafka_start_uses_the_cache_and_stops_cleanly(kafka_broker: TestB
     with broker:
         assert broker.used_cache is True
         pid = broker.pid
-        assert pid is not None and broker.running
+        assert pid is not None
+        assert broker.running
         workdir = broker.log_path.parent  # type: ignore[union-attr]
         info = probe_broker(broker.host, broker.port)
-        assert info is not None and info.broker_count == 1
+        assert info is not None
+        assert info.broker_count == 1
         print(f"second Apache Kafka {broker.version}: started in {broker.startup_seconds:.1f} s from {jars}")
     assert _gone(pid)
     assert not workdir.exists()

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-
 from deploy.kafka.launcher import KafkaBroker
+
 from driftaudit.streams.embedded_broker import BrokerStartError, EmbeddedTansu, probe_broker
 
 __all__ = ["BROKER_ENV", "KafkaNamespace", "TestBroker", "kafka_broker", "kafka_namespace"]

@@ -14,7 +14,9 @@ producer, no compaction); recovery is proven on Apache Kafka, which
 * :func:`wait_until_ready` polls it while watching the process, so a broker
   that dies on start-up fails fast with the tail of its log;
 * :func:`stop_process_group` ends the broker's whole process group (SIGTERM,
-  then SIGKILL after a timeout), so no JVM or child survives a stop.
+  then SIGKILL after a timeout), so no JVM or child survives a stop;
+* :func:`orphan_guard` makes the kernel kill the broker if its parent dies
+  without stopping it (a test run killed with SIGKILL, a crashed demo).
 
 All errors are :class:`BrokerStartError`, a :class:`DriftAuditError`.
 """
@@ -47,6 +49,7 @@ __all__ = [
     "free_port",
     "log_tail",
     "probe_broker",
+    "orphan_guard",
     "process_rss_bytes",
     "stop_process_group",
     "wait_until_ready",
@@ -117,7 +120,7 @@ def _exchange(sock: socket.socket, api_key: int, api_version: int, correlation_i
 
 
 def _skip_string(data: bytes, offset: int) -> int:
-    (length,) = struct.unpack_from(">h", data, offset)
+    length = int(struct.unpack_from(">h", data, offset)[0])
     return offset + 2 + max(length, 0)
 
 
@@ -232,6 +235,21 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def orphan_guard() -> list[str]:
+    """Return an argv prefix that makes the kernel SIGKILL the command when its parent thread dies.
+
+    ``setpriv --pdeathsig KILL`` (util-linux) sets the parent-death signal and
+    execs the command, so the broker keeps the pid that :class:`subprocess.Popen`
+    reports. Caveat of the mechanism: the "parent" is the *thread* that
+    started the process, so start brokers from a thread that lives as long as
+    they should (the main thread, or the event loop's). Empty where
+    ``setpriv`` is unavailable: then only :func:`stop_process_group` and the
+    :mod:`atexit` hooks clean up.
+    """
+    setpriv = shutil.which("setpriv") if os.name == "posix" else None
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
+
 def process_rss_bytes(pid: int) -> int | None:
     """Return the resident memory of a process in bytes (Linux ``/proc``), or None if unknown."""
     try:
@@ -277,6 +295,8 @@ class EmbeddedTansu:
         port: port to listen on; 0 picks a free one.
         binary: the Tansu executable; None finds it with :func:`find_tansu_binary`.
         startup_timeout_s: how long to wait for it to answer.
+        die_with_parent: have the kernel kill Tansu if this thread dies without
+            stopping it (see :func:`orphan_guard`).
     """
 
     kind = "tansu"
@@ -288,11 +308,13 @@ class EmbeddedTansu:
         port: int = 0,
         binary: Path | None = None,
         startup_timeout_s: float = 30.0,
+        die_with_parent: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self._binary = binary
         self._startup_timeout_s = startup_timeout_s
+        self._die_with_parent = die_with_parent
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._log: IO[bytes] | None = None
@@ -334,17 +356,19 @@ class EmbeddedTansu:
         self._workdir = Path(tempfile.mkdtemp(prefix="driftaudit-tansu-"))
         self._log = (self._workdir / "tansu.log").open("wb")
         env = {key: value for key, value in os.environ.items() if key not in _TANSU_ENV}
+        guard = orphan_guard() if self._die_with_parent else []
+        command = [*guard, str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                   "--storage-engine", "memory://tansu/"]  # fmt: skip
         begun = time.monotonic()
-        self._process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+        self._process = subprocess.Popen(  # noqa: S603 (our own fixed argv; no shell)
+            command,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=self._workdir,
             start_new_session=True,
-        )  # fmt: skip
+        )
         atexit.register(self.stop)
         try:
             wait_until_ready(
@@ -407,7 +431,7 @@ _TANSU_ENV = frozenset(
 
 def _tansu_version(binary: Path) -> str:
     try:
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 (fixed argv; no shell)
             [str(binary), "--version"], capture_output=True, check=True, timeout=10, text=True
         )
     except (OSError, subprocess.SubprocessError) as exc:

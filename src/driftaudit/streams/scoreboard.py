@@ -48,11 +48,13 @@ class FleetScoreboard:
     def __init__(self, app: faust.App, settings: Settings, recorder: HistoryRecorder) -> None:
         self._settings = settings
         self._recorder = recorder
+        # Tables serialize keys and values as JSON by default. No shared
+        # ``schema`` here: the key-index clone would mutate it (value_type=int)
+        # and break the recovery of this table's own changelog.
         self.base = app.Table(
             TABLE_NAME,
             default=dict,
             partitions=settings.topic_partitions,
-            schema=faust.Schema(key_serializer="json", value_serializer="json"),
         )
         if settings.score_step_s:
             windowed = self.base.hopping(
