@@ -5,10 +5,11 @@ It runs the very comparison of the audit pipeline (``to_device_config`` then
 ``steps.analyze_outcome``) on only the targeted devices, so a pre-flight
 answer and an audit answer cannot disagree.
 
-The bound is a deadline, not a per-step timeout: every fetch runs under
-``asyncio.timeout_at(deadline)``, and a device that has not answered by then
-is reported ``unreachable`` with reason ``timeout``; it never holds the call
-past the bound. A small share of the budget is kept back for the analysis.
+The bound is a deadline, not a per-step timeout: every fetch is awaited until
+the deadline at most, and a device that has not answered by then is reported
+``unreachable`` with reason ``timeout``; it never holds the call past the
+bound, even when a fetcher is slow to honour its cancellation. A small share
+of the budget is kept back for the analysis.
 
 Connection reuse is the caller's: the serving process (``driftaudit api``)
 keeps one long-lived config client whose SSH pool and keep-alive HTTP clients
@@ -67,18 +68,36 @@ class PreflightReport(BaseModel):
 
 
 class _DeadlineClient:
-    """Wraps a config client so no fetch outlives the check's deadline."""
+    """Wraps a config client so no fetch holds the check past its deadline.
+
+    The deadline is enforced from outside the fetch (``asyncio.wait`` on a
+    task, then a cancel) rather than by a timeout inside it: a fetcher slow
+    to unwind on cancellation delays only its own clean-up, never the answer.
+    """
 
     def __init__(self, inner: IConfigClient, deadline: float) -> None:
         self._inner = inner
         self._deadline = deadline
 
     async def fetch_device_config(self, device: Device) -> ConfigResult:
+        loop = asyncio.get_running_loop()
+        fetch = asyncio.ensure_future(self._inner.fetch_device_config(device))
         try:
-            async with asyncio.timeout_at(self._deadline):
-                return await self._inner.fetch_device_config(device)
-        except TimeoutError as exc:
-            raise FetchTimeoutError(device.device_id, "timeout") from exc
+            done, _ = await asyncio.wait({fetch}, timeout=max(0.0, self._deadline - loop.time()))
+        except asyncio.CancelledError:
+            fetch.cancel()
+            raise
+        if fetch in done:
+            return fetch.result()
+        fetch.cancel()
+        fetch.add_done_callback(_consume_outcome)
+        raise FetchTimeoutError(device.device_id, "timeout")
+
+
+def _consume_outcome(task: asyncio.Future[ConfigResult]) -> None:
+    """Retrieve an abandoned fetch's outcome so asyncio never reports it as unhandled."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def preflight_check(
