@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from driftaudit.adapters.history.clickhouse import chdb_dsn
 from driftaudit.cli.audit_cmd import audit_via_broker, local_pipeline, request_for
 from driftaudit.domain.models import DeadLetter, DeviceStatus
 from driftaudit.domain.scoring import FleetHealthScorer
@@ -24,7 +25,7 @@ from driftaudit.streams.client import AuditClient
 from driftaudit.streams.embedded_broker import free_port
 from tests.plugins.streams import FleetUnderTest, drift_events, read_topic
 
-pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+pytestmark = [pytest.mark.usefixtures("faust_garbage"), pytest.mark.integration, pytest.mark.kafka]
 
 
 def _settings(fleet: FleetUnderTest, broker: object, ns: object, tmp_path: Path, **extra: object) -> Settings:
@@ -34,7 +35,7 @@ def _settings(fleet: FleetUnderTest, broker: object, ns: object, tmp_path: Path,
         app_id=ns.app_id,  # type: ignore[attr-defined]
         topic_partitions=2,
         broker_session_timeout_s=6.0,
-        clickhouse_dsn=f"chdb://{tmp_path / 'history'}",
+        clickhouse_dsn=chdb_dsn(tmp_path / "history"),
         history_flush_s=0.2,
         masking_key="integration-test-key",
         batch_size=8,

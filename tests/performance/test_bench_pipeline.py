@@ -1,97 +1,81 @@
-"""In-process fleet audit throughput against the device simulator.
+"""End-to-end throughput of the stream topology: audit request -> one drift event per device.
 
-Run with ``make bench``. One simulated fleet (SSH and REST devices, every
-platform, 20 ms of device latency per answer) is audited end to end by
-``trigger_fleet_audit`` (fetch, redact, analyze, score), once with one fetch
-in flight and once with ``batch_size`` fetches in flight; the figure that
-matters is the ratio, since absolute times depend on the machine.
+One in-process worker on the session broker, a large simulated fleet of
+device-REST devices with a small answer latency, the real adapters. Prints
+devices per second per worker, the latency from the request to the first and
+the last drift event, and the bound on fetches in flight. Run with
+``make bench``.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from driftaudit.adapters.devices.options import FetchTimeouts
-from driftaudit.adapters.devices.rest import RestDeviceAdapter
-from driftaudit.adapters.devices.ssh import SSHDeviceAdapter
-from driftaudit.adapters.intended import DirectoryIntendedSource
-from driftaudit.adapters.inventory import YamlInventory
-from driftaudit.audit.fleet import RoutingConfigClient
-from driftaudit.audit.pipeline import trigger_fleet_audit
-from driftaudit.audit.summary import AuditSummary
-from driftaudit.domain.masking import MaskingRegistry
-from driftaudit.domain.models import AuditRequest, DeviceStatus, Transport
-from driftaudit.sim.fleet import FleetFiles, SimFleet, build_fleet
-from tests.samples_path import SAMPLES
+from driftaudit.adapters.history.clickhouse import chdb_dsn
+from driftaudit.cli.audit_cmd import local_pipeline, request_for
+from driftaudit.domain.models import Platform
+from driftaudit.streams.client import AuditClient
+from driftaudit.streams.embedded_broker import free_port
+from tests.plugins.streams import simulated_fleet
 
-pytestmark = pytest.mark.bench
+pytestmark = [
+    pytest.mark.usefixtures("faust_garbage"),
+    pytest.mark.bench,
+    pytest.mark.kafka,
+    pytest.mark.integration,
+]
 
-DEVICES = 120
+DEVICES = 400
 LATENCY_S = 0.02
-BATCH = 40
+BATCH_SIZE = 50
 
 
-async def _audit(
-    fleet: SimFleet, files: FleetFiles, registry: MaskingRegistry, batch_size: int, audit_id: str
-) -> tuple[float, AuditSummary]:
-    credentials = fleet.credential_source()
-    timeouts = FetchTimeouts(connect=10.0, read=10.0, total=60.0)
-    client = RoutingConfigClient(
-        adapters={
-            Transport.SSH: SSHDeviceAdapter(credentials, timeouts=timeouts, known_hosts=files.known_hosts),
-            Transport.REST: RestDeviceAdapter(credentials, timeouts=timeouts, **fleet.rest_adapter_options()),
-        }
-    )
-    try:
-        started = time.perf_counter()
-        summary = await trigger_fleet_audit(
-            AuditRequest(audit_id=audit_id, requested_at=datetime.now(UTC)),
-            inventory=YamlInventory(files.inventory),
-            intended=DirectoryIntendedSource(files.intended_dir),
-            client=client,
-            registry=registry,
-            history=None,
-            batch_size=batch_size,
-        )
-        return time.perf_counter() - started, summary
-    finally:
-        await client.aclose()
-
-
-async def test_bench_in_process_audit(tmp_path: Path) -> None:
-    fleet = build_fleet(
-        DEVICES,
-        seed=5,
+async def test_bench_pipeline_throughput(kafka_broker, kafka_namespace, tmp_path):
+    with simulated_fleet(
+        tmp_path / "fleet",
+        n=DEVICES,
         drifted=DEVICES // 10,
-        unreachable=DEVICES // 20,
-        transports=(Transport.SSH, Transport.REST),
-        samples=SAMPLES,
+        unreachable=DEVICES // 50,
         latency_s=LATENCY_S,
-    )
-    registry = MaskingRegistry.builtin(key=b"bench-masking-key")
-    async with fleet.running():
-        files = fleet.write_files(tmp_path)
-        serial_s, serial = await _audit(fleet, files, registry, 1, "bench-serial")
-        bounded_s, bounded = await _audit(fleet, files, registry, BATCH, "bench-bounded")
-
-    for summary in (serial, bounded):
-        assert summary.count(DeviceStatus.ERROR) == 0
-        assert summary.count(DeviceStatus.UNREACHABLE) == len(fleet.unreachable)
-        assert summary.count(DeviceStatus.DRIFTED) == len(fleet.drift)
-    compared = (DeviceStatus.COMPLIANT, DeviceStatus.DRIFTED)
-    analyze = sorted(e.analyze_ms for e in bounded.events if e.status in compared)
-    fetch = [e.fetch_ms for e in bounded.events if e.status is not DeviceStatus.UNREACHABLE]
+        transports_rest_only=True,
+        platforms=(Platform.EOS, Platform.NXOS, Platform.JUNOS),
+    ) as fleet:
+        settings = fleet.settings(
+            kafka_broker=kafka_broker.bootstrap,
+            topic_prefix=kafka_namespace.prefix,
+            app_id=kafka_namespace.app_id,
+            topic_partitions=4,
+            broker_session_timeout_s=6.0,
+            clickhouse_dsn=chdb_dsn(tmp_path / "history"),
+            masking_key="bench-key",
+            batch_size=BATCH_SIZE,
+            connect_timeout_s=2.0,
+            total_timeout_s=20.0,
+        )
+        ids = [d.device_id for d in fleet.devices]
+        async with local_pipeline(settings, web_port=free_port()) as stream_app:
+            async with AuditClient(settings) as client:
+                request = request_for(requested_by="bench")
+                first: list[float] = []
+                start = time.perf_counter()
+                await client.publish(request)
+                events = await client.follow(
+                    request.audit_id,
+                    ids,
+                    timeout_s=300,
+                    on_event=lambda _: first.append(time.perf_counter()) if not first else None,
+                )
+                elapsed = time.perf_counter() - start
+            max_in_flight = stream_app.handlers.max_in_flight
+    assert len(events) == DEVICES
+    assert max_in_flight <= BATCH_SIZE
     print(
-        f"\nin-process audit of {DEVICES} simulated devices ({LATENCY_S * 1000:.0f} ms device latency):"
-        f"\n  batch_size=1:  {serial_s:6.2f} s  {DEVICES / serial_s:7.1f} devices/s"
-        f"\n  batch_size={BATCH}: {bounded_s:6.2f} s  {DEVICES / bounded_s:7.1f} devices/s"
-        f"\n  speed-up: {serial_s / bounded_s:.1f}x"
-        f"\n  per device (bounded run): fetch median {statistics.median(fetch):.1f} ms,"
-        f" analyze median {statistics.median(analyze):.2f} ms, p95 {analyze[int(len(analyze) * 0.95)]:.2f} ms"
-        f"\n  fleet score {bounded.score.score:.1f}"
+        f"\npipeline: {DEVICES} REST devices ({LATENCY_S * 1000:.0f} ms answer latency), 1 worker, "
+        f"batch_size {BATCH_SIZE}, {settings.topic_partitions} partitions, broker {kafka_broker.kind}"
+        f"\n  request -> first drift event: {first[0] - start:.2f} s"
+        f"\n  request -> last drift event:  {elapsed:.2f} s"
+        f"\n  throughput: {DEVICES / elapsed:.0f} devices/s per worker"
+        f"\n  max fetches in flight: {max_in_flight} (bound {BATCH_SIZE})"
     )

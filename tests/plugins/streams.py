@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from driftaudit.adapters.history.clickhouse import chdb_dsn
 from driftaudit.domain.errors import ConnectError, UnknownDeviceError
 from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import (
@@ -223,9 +224,17 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def simulated_fleet(
-    directory: Path, *, n: int, drifted: int, unreachable: int, latency_s: float = 0.0, seed: int = 3
+    directory: Path,
+    *,
+    n: int,
+    drifted: int,
+    unreachable: int,
+    latency_s: float = 0.0,
+    seed: int = 3,
+    transports_rest_only: bool = False,
+    platforms: Sequence[Platform] | None = None,
 ) -> Iterator[FleetUnderTest]:
-    """Serve ``n`` simulated SSH and REST devices in a background thread."""
+    """Serve ``n`` simulated SSH and REST devices (or REST only) in a background thread."""
     from driftaudit.cli.sim import SimOptions, write_fleet_files
     from driftaudit.sim.fleet import build_fleet
 
@@ -234,7 +243,8 @@ def simulated_fleet(
         seed=seed,
         drifted=drifted,
         unreachable=unreachable,
-        transports=(Transport.SSH, Transport.REST),
+        transports=(Transport.REST,) if transports_rest_only else (Transport.SSH, Transport.REST),
+        platforms=platforms,
         latency_s=latency_s,
     )
     with fleet.in_thread() as sim:
@@ -277,7 +287,7 @@ class WorkerProcess:
                     "from driftaudit.cli import main; main()",
                     "worker",
                     "--loglevel",
-                    "warning",
+                    os.environ.get("STREAMS_TEST_WORKER_LOGLEVEL", "warning"),
                 ],
                 env=full_env,
                 stdout=log,
@@ -386,7 +396,7 @@ def worker_env(
             "DRIFTAUDIT_APP_ID": namespace.app_id,
             "DRIFTAUDIT_TOPIC_PARTITIONS": "4",
             "DRIFTAUDIT_BROKER_SESSION_TIMEOUT_S": "6",
-            "DRIFTAUDIT_CLICKHOUSE_DSN": f"chdb://{history}",
+            "DRIFTAUDIT_CLICKHOUSE_DSN": chdb_dsn(history),
             "DRIFTAUDIT_HISTORY_FLUSH_S": "0.2",
             "DRIFTAUDIT_MASKING_KEY": "integration-test-key",
             "DRIFTAUDIT_CONNECT_TIMEOUT_S": "2",
@@ -395,3 +405,21 @@ def worker_env(
     )
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def faust_garbage() -> Iterator[None]:
+    """Collect, with ResourceWarnings silenced, what an in-process Faust app leaves for the GC.
+
+    Faust runs its Kafka consumer in a thread with its own event loop and does
+    not close that loop (nor its self-pipe sockets) when the app stops; the
+    ResourceWarnings would otherwise fire in whichever later test happens to
+    trigger the garbage collector.
+    """
+    yield
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()

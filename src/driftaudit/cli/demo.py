@@ -60,6 +60,7 @@ async def _wait_stored(stream_app: Any, expected: int, *, timeout_s: float = 10.
 async def _demo(
     workdir: Path, *, devices: int, drifted: int, unreachable: int, latency: float, console: Console
 ) -> None:
+    from driftaudit.adapters.history.clickhouse import chdb_dsn
     from driftaudit.cli.audit_cmd import follow_with_progress, local_pipeline, request_for
     from driftaudit.cli.render import print_summary, score_line
     from driftaudit.cli.sim import SimOptions, write_fleet_files
@@ -91,7 +92,7 @@ async def _demo(
             update={
                 "kafka_broker": None,
                 "app_id": "driftaudit-demo",
-                "clickhouse_dsn": f"chdb://{workdir / 'history'}",
+                "clickhouse_dsn": chdb_dsn(workdir / "history"),
                 "worker_web_port": web_port,
                 "history_flush_s": 0.3,
             }

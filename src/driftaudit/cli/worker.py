@@ -28,15 +28,14 @@ def worker(
     """Run a stream worker: split, fetch, analyze, history sink, fleet score and its web views."""
     from driftaudit.bootstrap import build_stream_deps
     from driftaudit.streams.app import create_app
-    from driftaudit.streams.client import ensure_topics
-    from driftaudit.streams.runtime import broker_for, run_worker
+    from driftaudit.streams.runtime import broker_for, prepare_broker, run_worker
 
     settings = Settings()
     try:
         with broker_for(settings) as local:
             if not settings.kafka_broker:
                 typer.echo(f"embedded broker (Tansu) at {local.kafka_broker}", err=True)
-            asyncio.run(ensure_topics(local))  # before the app exists: it binds the loop current then
+            asyncio.run(prepare_broker(local))  # before the app exists: it binds the loop current then
             stream_app = create_app(build_stream_deps(local), web_port=web_port)
             run_worker(stream_app, loglevel=loglevel)
     except DriftAuditError as exc:

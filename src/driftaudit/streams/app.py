@@ -7,7 +7,9 @@ to nothing: the broker is contacted when a worker starts the app.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import faust
 
@@ -63,6 +65,8 @@ def create_app(
     settings = deps.settings
     session_timeout = settings.broker_session_timeout_s
     port = settings.worker_web_port if web_port is None else web_port
+    datadir = Path(tempfile.gettempdir()) / "driftaudit-faust" / settings.app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=broker_url(settings.kafka_broker or "127.0.0.1:9092"),
@@ -84,6 +88,9 @@ def create_app(
         web_port=port,
         web_tables_enabled=False,
         table_cleanup_interval=max(1.0, min(30.0, settings.score_window_s)),
+        # Faust creates its data directory even for the memory store; keep it
+        # out of the working directory (one per app id, shared by its workers).
+        datadir=str(datadir),
     )
     topics = declare_topics(app, prefix=settings.topic_prefix, partitions=settings.topic_partitions)
     recorder = HistoryRecorder(deps.history)

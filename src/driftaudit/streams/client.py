@@ -27,7 +27,14 @@ from driftaudit.settings import Settings
 from driftaudit.streams.codec import encode
 from driftaudit.streams.topics import TopicNames
 
-__all__ = ["AuditClient", "AuditRejectedError", "AuditTimeoutError", "BrokerError", "ensure_topics"]
+__all__ = [
+    "AuditClient",
+    "AuditRejectedError",
+    "AuditTimeoutError",
+    "BrokerError",
+    "ensure_topics",
+    "initialize_group_offsets",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +84,59 @@ async def ensure_topics(settings: Settings) -> None:
             await admin.close()
     except KafkaError as exc:
         raise BrokerError(f"creating topics on {settings.kafka_broker}: {type(exc).__name__}") from exc
+
+
+async def initialize_group_offsets(settings: Settings) -> int:
+    """Commit the log start as the group's offset on every source partition that has none.
+
+    Why: when a rebalance lands while records arrive on a partition the group
+    has never committed, Faust seeks "to committed offsets", which leaves such
+    a partition wherever the fetcher had got to, so a record fetched and then
+    dropped with the revoked assignment is skipped (observed on Apache Kafka
+    with two workers starting together: the first audit request was never
+    consumed, and never committed either). With a committed offset on every
+    partition the seek is always explicit, and ``earliest`` holds. A group
+    that already has members refuses commits from outside; those partitions
+    were initialized by the first worker, so the refusal is ignored.
+
+    Returns:
+        How many partitions were initialized.
+    """
+    if not settings.kafka_broker:
+        raise BrokerError("no broker configured (DRIFTAUDIT_KAFKA_BROKER)")
+    names = TopicNames(settings.topic_prefix)
+    sources = (
+        names.audit_requests,
+        names.device_fetch,
+        names.device_configs,
+        names.drift_events,
+        names.score_input,
+    )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_broker.removeprefix("kafka://"),
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+    )
+    try:
+        await consumer.start()
+        tps = [TopicPartition(topic, p) for topic in sources for p in range(settings.topic_partitions)]
+        missing = [tp for tp in tps if await consumer.committed(tp) is None]
+        if not missing:
+            return 0
+        starts = await consumer.beginning_offsets(missing)
+        consumer.assign(missing)
+        try:
+            await consumer.commit({tp: starts[tp] for tp in missing})
+        except KafkaError as exc:
+            logger.info(
+                "group %s already active, offsets left to it (%s)", settings.app_id, type(exc).__name__
+            )
+            return 0
+        return len(missing)
+    except KafkaError as exc:
+        raise BrokerError(f"initializing offsets of group {settings.app_id}: {type(exc).__name__}") from exc
+    finally:
+        await consumer.stop()
 
 
 class AuditClient:

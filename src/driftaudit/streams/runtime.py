@@ -22,11 +22,11 @@ from mode import Service
 
 from driftaudit.settings import Settings
 from driftaudit.streams.app import StreamApp
-from driftaudit.streams.client import ensure_topics
+from driftaudit.streams.client import ensure_topics, initialize_group_offsets
 from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.embedded_broker import EmbeddedTansu
 
-__all__ = ["EMBEDDED_SESSION_TIMEOUT_S", "broker_for", "run_worker", "running"]
+__all__ = ["EMBEDDED_SESSION_TIMEOUT_S", "broker_for", "prepare_broker", "run_worker", "running"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +47,20 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
         yield settings.model_copy(update=update)
 
 
+async def prepare_broker(settings: Settings) -> None:
+    """Create missing topics and give the consumer group a start offset on every partition.
+
+    Call before a worker starts (see :func:`initialize_group_offsets` for why).
+    """
+    await ensure_topics(settings)
+    await initialize_group_offsets(settings)
+
+
 @contextlib.asynccontextmanager
 async def running(stream_app: StreamApp) -> AsyncIterator[StreamApp]:
     """Run the app's consumers, agents, timers and web server in this event loop."""
     app = stream_app.app
-    await ensure_topics(stream_app.handlers.settings)
+    await prepare_broker(stream_app.handlers.settings)
     await app.start()
     try:
         yield stream_app
@@ -79,7 +88,7 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     """Run the app as a Faust worker until SIGINT or SIGTERM; returns after a clean stop.
 
     The injected fetch client and history store are closed when it stops.
-    Call :func:`~driftaudit.streams.client.ensure_topics` before building the
+    Call :func:`prepare_broker` before building the
     app (``asyncio.run`` must not run between building the app and this call:
     the app's services bind the event loop current when they are built).
     """

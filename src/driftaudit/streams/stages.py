@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
+#: how long a fetch cancelled at its deadline may take to unwind before the result goes out anyway
+_CANCEL_GRACE_S = 1.0
+
 #: (key, value) of one consumed message, as raw bytes.
 RawMessage = tuple[bytes | None, bytes | None]
 
@@ -148,19 +151,33 @@ class StageHandlers:
     # -- fetch --------------------------------------------------------------
 
     async def fetch_outcome(self, device: Device) -> FetchOutcome:
-        """Fetch one device within the total timeout; every failure is a result, never an exception."""
+        """Fetch one device within the total timeout; every failure is a result, never an exception.
+
+        The deadline is enforced from outside the fetch (``asyncio.wait`` on a
+        task, then a cancel): a fetcher that mishandles cancellation can delay
+        its own clean-up, but never this device's result, and so never the audit.
+        """
         started = time.perf_counter()
+        total = self.settings.total_timeout_s
+        fetch = asyncio.ensure_future(self.deps.client.fetch_device_config(device))
         try:
-            async with asyncio.timeout(self.settings.total_timeout_s):
-                return await self.deps.client.fetch_device_config(device)
+            done, _ = await asyncio.wait({fetch}, timeout=total)
         except asyncio.CancelledError:
+            fetch.cancel()
             raise
-        except TimeoutError:
-            exc: Exception = FetchTimeoutError(
-                device.device_id, f"total timeout of {self.settings.total_timeout_s}s expired"
-            )
-        except Exception as error:  # noqa: BLE001 - every failure becomes this device's outcome
-            exc = error
+        exc: BaseException | None
+        if done:
+            exc = fetch.exception()
+            if exc is None:
+                return fetch.result()
+        else:
+            fetch.cancel()
+            await asyncio.wait({fetch}, timeout=_CANCEL_GRACE_S)
+            if not fetch.done():
+                logger.warning(
+                    "fetch of %s ignored its cancellation after the total timeout", device.device_id
+                )
+            exc = FetchTimeoutError(device.device_id, f"total timeout of {total:g}s expired")
         fetch_ms = (time.perf_counter() - started) * 1000.0
         return outcome_from_error(device.device_id, exc, now=self.deps.clock, fetch_ms=fetch_ms)
 
