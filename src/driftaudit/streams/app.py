@@ -7,6 +7,7 @@ to nothing: the broker is contacted when a worker starts the app.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,18 @@ from driftaudit.streams.outbox import FaustOutbox, Outbox
 from driftaudit.streams.recorder import HistoryRecorder
 from driftaudit.streams.scoreboard import FleetScoreboard
 from driftaudit.streams.stages import StageHandlers
+from driftaudit.streams.stall_guard import StallGuard
 from driftaudit.streams.topics import Topics, declare_topics
 from driftaudit.streams.views import register_views
 
 __all__ = ["StreamApp", "broker_url", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: How often the stall guard looks, and how long an idle partition may lag unchanged
+#: (several commit intervals, so acked events have surely been committed).
+_STALL_CHECK_S = 2.0
+_STALL_S = 6.0
 
 
 def broker_url(bootstrap: str) -> str:
@@ -104,6 +113,18 @@ def create_app(
     agents = register_agents(app, topics, handlers, scoreboard)
     if web_enabled:
         register_views(app, scoreboard)
+    names = topics.names
+    sources = (names.audit_requests, names.device_fetch, names.device_configs, names.drift_events)
+    guard = StallGuard(app, (*sources, names.score_input), stall_s=_STALL_S)
+
+    async def reread_stalled_partitions() -> None:
+        # A watchdog must never take the worker down: log and try again next tick.
+        try:
+            await guard.check()
+        except Exception:  # noqa: BLE001
+            logger.warning("stall check failed", exc_info=True)
+
+    app.timer(interval=_STALL_CHECK_S, name="driftaudit.reread_stalled_partitions")(reread_stalled_partitions)
 
     async def write_scores() -> None:
         await scoreboard.flush()
