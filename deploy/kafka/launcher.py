@@ -25,7 +25,6 @@ or from a shell: ``make kafka`` (``python deploy/kafka/launcher.py --help``).
 from __future__ import annotations
 
 import argparse
-import atexit
 import base64
 import logging
 import os
@@ -39,18 +38,9 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import IO, Self
+from types import FrameType
 
-from driftaudit.streams.embedded_broker import (
-    BrokerStartError,
-    free_port,
-    log_tail,
-    orphan_guard,
-    process_rss_bytes,
-    stop_process_group,
-    wait_until_ready,
-)
+from driftaudit.streams.embedded_broker import BrokerStartError, LocalBroker, free_port
 
 __all__ = [
     "CACHE_ROOT",
@@ -144,7 +134,7 @@ def _cluster_id() -> str:
             return text
 
 
-class KafkaBroker:
+class KafkaBroker(LocalBroker):
     """One Apache Kafka 3.9 broker+controller (KRaft) on loopback, in a temporary directory.
 
     Args:
@@ -162,6 +152,8 @@ class KafkaBroker:
     """
 
     kind = "kafka"
+    product = "Apache Kafka"
+    log_name = "server.log"
 
     def __init__(
         self,
@@ -177,46 +169,15 @@ class KafkaBroker:
         extra_properties: Mapping[str, str] | None = None,
         die_with_parent: bool = True,
     ) -> None:
+        super().__init__(host=host, port=port, stop_timeout_s=stop_timeout_s, die_with_parent=die_with_parent)
         self.version = version
-        self.host = host
-        self.port = port
         self.num_partitions = num_partitions
         self.heap = heap
         self.startup_timeout_s = startup_timeout_s
-        self.stop_timeout_s = stop_timeout_s
         self.cache_root = cache_root
         self.extra_properties = dict(extra_properties or {})
-        self.die_with_parent = die_with_parent
         self.used_cache: bool | None = None
-        self.startup_seconds: float | None = None
         self.jar_seconds: float | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._workdir: Path | None = None
-        self._stdout: IO[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        """``host:port`` for Kafka clients (``kafka://`` + this for Faust)."""
-        return f"{self.host}:{self.port}"
-
-    @property
-    def log_path(self) -> Path | None:
-        """The broker's log4j log while it runs."""
-        return None if self._workdir is None else self._workdir / "server.log"
-
-    @property
-    def running(self) -> bool:
-        """Whether the JVM is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The JVM's process id while started."""
-        return None if self._process is None else self._process.pid
-
-    def rss_bytes(self) -> int | None:
-        """Resident memory of the JVM now, in bytes."""
-        return None if self._process is None else process_rss_bytes(self._process.pid)
 
     def properties(self, controller_port: int, data_dir: Path) -> dict[str, str]:
         """The ``server.properties`` of this broker: single node, test-friendly, loopback only."""
@@ -272,8 +233,7 @@ class KafkaBroker:
         )
         java = _java()
         classpath = f"{jars}/*"
-        self._workdir = Path(tempfile.mkdtemp(prefix="driftaudit-kafka-"))
-        atexit.register(self.stop)
+        self._prepare("driftaudit-kafka-")
         try:
             self._launch(java, classpath, begun)
         except BaseException:
@@ -309,22 +269,10 @@ class KafkaBroker:
             raise BrokerStartError(
                 f"KRaft storage format failed (exit {fmt.returncode}):\n{fmt.stdout}{fmt.stderr}"
             )
-        self._stdout = (workdir / "stdout.log").open("wb")
-        self._process = subprocess.Popen(
-            [*(orphan_guard() if self.die_with_parent else []), *jvm, "kafka.Kafka", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            start_new_session=True,
-        )
-        wait_until_ready(
-            self.host,
-            self.port,
-            process=self._process,
+        self._spawn(
+            [*jvm, "kafka.Kafka", str(config)],
+            output="stdout.log",
             timeout=max(1.0, self.startup_timeout_s - (time.monotonic() - begun)),
-            log_path=self.log_path,
-            what=f"Apache Kafka {self.version}",
         )
         self.startup_seconds = time.monotonic() - begun
         rss = self.rss_bytes()
@@ -335,44 +283,6 @@ class KafkaBroker:
             self.startup_seconds,
             "unknown" if rss is None else f"{rss / 2**20:.0f} MiB",
         )
-
-    def stop(self) -> None:
-        """Stop the broker (SIGTERM to its process group, SIGKILL after the timeout), delete its files.
-
-        Idempotent; also registered with :mod:`atexit` while started.
-        """
-        atexit.unregister(self.stop)
-        if self._process is not None:
-            begun = time.monotonic()
-            stop_process_group(self._process, timeout=self.stop_timeout_s)
-            logger.info("Apache Kafka %s stopped in %.1f s", self.version, time.monotonic() - begun)
-            self._process = None
-        if self._stdout is not None:
-            self._stdout.close()
-            self._stdout = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last lines of the broker's log (for failure messages)."""
-        return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"KafkaBroker({self.bootstrap}, Apache Kafka {self.version}, {state})"
 
 
 _LOG4J = """\

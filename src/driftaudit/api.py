@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from driftaudit.audit.preflight import preflight_check
+from driftaudit.audit.summary import score_document
 from driftaudit.domain.errors import (
     ConfigurationError,
     DriftAuditError,
@@ -185,8 +186,8 @@ def create_api(deps: ApiDeps) -> FastAPI:
         rows = await asyncio.to_thread(_history_reader().latest_status)
         fleet, tenants = _scores(rows)
         return {
-            "fleet": _score_json(fleet),
-            "tenants": {tenant: _score_json(score) for tenant, score in tenants.items()},
+            "fleet": score_document(fleet),
+            "tenants": {tenant: score_document(score) for tenant, score in tenants.items()},
         }
 
     @app.get("/v1/devices/{device_id}/history", dependencies=auth)
@@ -197,7 +198,3 @@ def create_api(deps: ApiDeps) -> FastAPI:
         return {"device_id": device_id, "results": rows}
 
     return app
-
-
-def _score_json(score: FleetScore) -> dict[str, Any]:
-    return {**score.model_dump(mode="json"), "reachable": score.reachable, "total": score.total}

@@ -22,8 +22,7 @@ from driftaudit.adapters.credentials import load_credential_source
 from driftaudit.adapters.intended import DirectoryIntendedSource
 from driftaudit.adapters.inventory import YamlInventory
 from driftaudit.adapters.patterns import load_patterns
-from driftaudit.audit.fleet import RoutingConfigClient
-from driftaudit.audit.pipeline import utc_now
+from driftaudit.audit.fleet import RoutingConfigClient, utc_now
 from driftaudit.domain.errors import ConfigurationError
 from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import ConfigResult, Credential, Device, NMSTenant, Transport

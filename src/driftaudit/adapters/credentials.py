@@ -29,10 +29,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import SecretStr
 
-from driftaudit.adapters.secrets import read_secret_file
+from driftaudit.adapters.secrets import read_secret_file, read_secret_yaml
 from driftaudit.domain.errors import ConfigurationError
 from driftaudit.domain.models import Credential
 
@@ -74,19 +73,7 @@ class YamlCredentialSource:
 
     def reload(self) -> None:
         """Read the file again (new references, changed structure)."""
-        # Problems are raised outside the handlers, so no YAML or decode error (which
-        # quotes the offending text, maybe a secret) is even reachable as __context__.
-        problem: str | None = None
-        try:
-            raw = yaml.safe_load(self._path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            problem = "does not exist"
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = f"cannot be read ({type(exc).__name__})"
-        except yaml.YAMLError:
-            problem = "is not valid YAML"
-        if problem is not None:
-            raise ConfigurationError(f"credentials file {self._path} {problem}")
+        raw = read_secret_yaml(self._path, f"credentials file {self._path}")
         self._default, self._entries = _parse(raw, self._path)
 
     def get_credential(self, ref: str | None) -> Credential:

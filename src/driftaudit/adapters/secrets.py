@@ -16,11 +16,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import yaml
 from pydantic import SecretStr
 
 from driftaudit.domain.errors import ConfigurationError
 
-__all__ = ["FILE_SUFFIX", "read_secret", "read_secret_file"]
+__all__ = ["FILE_SUFFIX", "read_secret", "read_secret_file", "read_secret_yaml"]
 
 #: Suffix of the variable that names a secret file instead of holding the value.
 FILE_SUFFIX = "_FILE"
@@ -51,6 +52,28 @@ def read_secret_file(path: str | Path, *, strip_newline: bool = True) -> SecretS
     if text is None:
         raise ConfigurationError(f"secret file {file} is not UTF-8 text")
     return SecretStr(text.removesuffix("\n").removesuffix("\r") if strip_newline else text)
+
+
+def read_secret_yaml(path: Path, where: str, *, syntax: str = "YAML") -> object:
+    """The parsed content of a YAML (or JSON) file that holds secrets.
+
+    Raises:
+        ConfigurationError: ``"{where} {problem}"``, where the problem names the
+            failure, never the content: it is raised outside the handlers, so no
+            YAML or decode error (which quotes the text) is even its ``__context__``.
+    """
+    problem: str | None = None
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problem = "does not exist"
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"cannot be read ({type(exc).__name__})"
+    except yaml.YAMLError:
+        problem = f"is not valid {syntax}"
+    if problem is not None:
+        raise ConfigurationError(f"{where} {problem}")
+    return raw
 
 
 def read_secret(name: str, environ: Mapping[str, str] | None = None) -> SecretStr | None:

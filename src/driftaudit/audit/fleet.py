@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 from driftaudit.domain.errors import ConfigurationError, DriftAuditError, FetchError
 from driftaudit.domain.models import (
@@ -51,25 +52,18 @@ def outcome_from_error(
     name only: its message could quote a URL, a header or a config line.
     """
     error_type = type(exc).__name__
+    status: Literal[DeviceStatus.UNREACHABLE, DeviceStatus.ERROR] = DeviceStatus.ERROR
     if isinstance(exc, FetchError):
-        status = DeviceStatus(exc.status)
+        if DeviceStatus(exc.status) is DeviceStatus.UNREACHABLE:
+            status = DeviceStatus.UNREACHABLE
         reason = exc.reason
     elif isinstance(exc, DriftAuditError):
-        status, reason = DeviceStatus.ERROR, str(exc)
+        reason = str(exc)
     else:
-        status, reason = DeviceStatus.ERROR, f"unexpected {error_type}"
-    if status is DeviceStatus.UNREACHABLE:
-        return FetchFailure(
-            device_id=device_id,
-            status=DeviceStatus.UNREACHABLE,
-            reason=reason,
-            error_type=error_type,
-            timestamp=now(),
-            fetch_ms=fetch_ms,
-        )
+        reason = f"unexpected {error_type}"
     return FetchFailure(
         device_id=device_id,
-        status=DeviceStatus.ERROR,
+        status=status,
         reason=reason,
         error_type=error_type,
         timestamp=now(),

@@ -24,11 +24,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from driftaudit.audit.fleet import fetch_fleet_configs
+from driftaudit.audit.fleet import fetch_fleet_configs, utc_now
 from driftaudit.audit.steps import analyze_outcome, redact_outcome
 from driftaudit.audit.summary import AuditSummary, top_sections
 from driftaudit.domain.errors import DriftAuditError, HistoryError, InputError
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditSummary",
     "analyze_config",
+    "analyze_outcomes",
     "resolve_audit",
     "score_events",
     "summarize",
@@ -63,11 +64,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware (the default clock of the use cases)."""
-    return datetime.now(UTC)
 
 
 def resolve_audit(request: AuditRequest, inventory: Inventory) -> tuple[AuditRun, list[Device]]:
@@ -160,6 +156,32 @@ def analyze_config(
         patterns=registry.for_platform(device.platform),
         fetch_ms=config.fetch_ms,
     )
+
+
+def analyze_outcomes(
+    outcomes: Iterable[FetchOutcome],
+    *,
+    devices: Mapping[str, Device],
+    audit_id: str,
+    requested_at: datetime,
+    intended: IntendedConfigSource,
+    registry: MaskingRegistry,
+) -> list[DriftEvent]:
+    """One drift event per fetch outcome, in order: :func:`to_device_config`, then :func:`analyze_config`."""
+    return [
+        analyze_config(
+            to_device_config(
+                outcome,
+                audit_id=audit_id,
+                device=devices[outcome.device_id],
+                requested_at=requested_at,
+                registry=registry,
+            ),
+            intended=intended,
+            registry=registry,
+        )
+        for outcome in outcomes
+    ]
 
 
 def score_events(
@@ -264,22 +286,15 @@ async def trigger_fleet_audit(
         list(run.device_ids), client, resolve=by_id.__getitem__, batch_size=batch_size, now=now
     )
 
-    def analyze_all() -> list[DriftEvent]:
-        events = []
-        for outcome in outcomes:
-            device = by_id[outcome.device_id]
-            config = to_device_config(
-                outcome,
-                audit_id=run.audit_id,
-                device=device,
-                requested_at=run.requested_at,
-                registry=registry,
-            )
-            events.append(analyze_config(config, intended=intended, registry=registry))
-        return events
-
-    order = {device_id: index for index, device_id in enumerate(run.device_ids)}
-    events = sorted(await asyncio.to_thread(analyze_all), key=lambda event: order[event.device_id])
+    events = await asyncio.to_thread(
+        analyze_outcomes,
+        outcomes,
+        devices=by_id,
+        audit_id=run.audit_id,
+        requested_at=run.requested_at,
+        intended=intended,
+        registry=registry,
+    )
     if history is not None and history_error is None and events:
         history_error = await _store(history.write_events, events)
     return summarize(

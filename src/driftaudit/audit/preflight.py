@@ -1,7 +1,7 @@
 """The pre-flight check: "is this device compliant right now?", within a hard bound.
 
-It runs the very comparison of the audit pipeline (``to_device_config`` then
-``analyze_config``, which call ``steps.redact_outcome`` and
+It runs the very comparison of the audit pipeline (``analyze_outcomes``:
+``to_device_config`` then ``analyze_config``, which call ``steps.redact_outcome`` and
 ``steps.analyze_outcome``) on only the targeted devices, so a pre-flight
 answer and an audit answer cannot disagree.
 
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from driftaudit.audit.fleet import fetch_fleet_configs
-from driftaudit.audit.pipeline import analyze_config, to_device_config, utc_now
+from driftaudit.audit.fleet import fetch_fleet_configs, utc_now
+from driftaudit.audit.pipeline import analyze_outcomes
 from driftaudit.domain.errors import FetchTimeoutError
 from driftaudit.domain.models import ConfigResult, Device, DeviceStatus, DriftEvent
 
@@ -148,13 +148,16 @@ async def preflight_check(
         batch_size=batch_size,
         now=now,
     )
-    results = []
-    for outcome in outcomes:
-        device = devices[outcome.device_id]
-        config = to_device_config(
-            outcome, audit_id=check_id, device=device, requested_at=requested_at, registry=registry
-        )
-        results.append(analyze_config(config, intended=intended, registry=registry))
+    # CPU-bound: off the event loop, so a serving API keeps answering meanwhile.
+    results = await asyncio.to_thread(
+        analyze_outcomes,
+        outcomes,
+        devices=devices,
+        audit_id=check_id,
+        requested_at=requested_at,
+        intended=intended,
+        registry=registry,
+    )
     return PreflightReport(
         check_id=check_id,
         timeout_s=timeout_s,

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
 
-__all__ = ["TOP_LEVEL", "AuditSummary", "section_name", "top_sections"]
+__all__ = ["TOP_LEVEL", "AuditSummary", "score_document", "section_name", "top_sections"]
 
 #: The section name of drift lines that live at the top level of a config.
 TOP_LEVEL = "(top level)"
@@ -41,6 +42,11 @@ def top_sections(events: Iterable[DriftEvent], n: int | None = 10) -> dict[str, 
             counts[section_name(line.path)] += 1
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return dict(ranked if n is None else ranked[:n])
+
+
+def score_document(score: FleetScore) -> dict[str, Any]:
+    """The JSON form of a score, with its derived ``reachable`` and ``total`` counts."""
+    return {**score.model_dump(mode="json"), "reachable": score.reachable, "total": score.total}
 
 
 class AuditSummary(BaseModel):

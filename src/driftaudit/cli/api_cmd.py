@@ -38,9 +38,14 @@ def build_api(settings: Settings) -> FastAPI:
         build_inventory,
         build_masking,
     )
-    from driftaudit.domain.errors import HistoryError
+    from driftaudit.domain.errors import ConfigurationError, HistoryError
 
     token = settings.api_token.get_secret_value() if settings.api_token else ""
+    if not token:  # before anything is opened: an open API is never served
+        raise ConfigurationError("the API needs a bearer token: set DRIFTAUDIT_API_TOKEN")
+    inventory = build_inventory(settings)
+    intended = build_intended(settings)
+    registry = build_masking(settings)
     history = None
     try:
         history = build_history(settings)
@@ -48,10 +53,10 @@ def build_api(settings: Settings) -> FastAPI:
         _log.warning("history unavailable, serving without it: %s", exc)
     client = build_config_client(settings)
     deps = ApiDeps(
-        inventory=build_inventory(settings),
-        intended=build_intended(settings),
+        inventory=inventory,
+        intended=intended,
         client=client,
-        registry=build_masking(settings),
+        registry=registry,
         history=history,
         token=token,
         preflight_timeout_s=settings.preflight_timeout_s,

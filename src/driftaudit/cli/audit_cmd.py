@@ -17,7 +17,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -28,7 +28,9 @@ from driftaudit.audit.summary import AuditSummary
 from driftaudit.domain.errors import DriftAuditError
 from driftaudit.domain.models import AuditRequest, Device, DeviceSelector, DriftEvent, Platform
 from driftaudit.settings import Settings
-from driftaudit.streams.app import StreamApp
+
+if TYPE_CHECKING:
+    from driftaudit.streams.app import StreamApp
 
 __all__ = ["audit", "audit_via_broker", "local_pipeline", "register", "request_for"]
 
@@ -66,12 +68,7 @@ async def local_pipeline(settings: Settings, *, web_port: int | None = None) -> 
         async with running(create_app(deps, web_port=web_port)) as stream_app:
             yield stream_app
     finally:
-        aclose = getattr(deps.client, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        close = getattr(deps.history, "close", None)
-        if close is not None:
-            close()
+        await deps.aclose()
 
 
 def _progress(console: Console) -> Progress:

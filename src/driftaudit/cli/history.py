@@ -20,6 +20,7 @@ from rich.text import Text
 
 from driftaudit.adapters.history.clickhouse import ClickHouseHistory, history_from_settings
 from driftaudit.adapters.history.queries import DIMENSIONS
+from driftaudit.cli.render import STATUS_STYLES
 from driftaudit.domain.errors import ConfigurationError, HistoryError, StoreLockedError
 from driftaudit.settings import Settings
 
@@ -31,7 +32,8 @@ T = TypeVar("T")
 EXIT_LOCKED = 2
 EXIT_FAILED = 1
 
-_STATUS_STYLE = {"compliant": "green", "drifted": "yellow", "unreachable": "red", "error": "magenta"}
+#: the audit summary's status colours, by the status text the store returns
+_STATUS_STYLE = {status.value: style for status, style in STATUS_STYLES.items()}
 
 history_app = typer.Typer(help="Audit history: one device's timeline, the fleet score over time.")
 
@@ -86,7 +88,8 @@ def _cell(value: Any) -> str:
 
 
 def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Table:
-    table = Table(title=title)
+    # Text cells, never markup: ids, sections and reasons may hold a "[".
+    table = Table(title=Text(title))
     for column in columns:
         is_time = any(isinstance(row.get(column), datetime) for row in rows[:1])
         table.add_column(column.replace("_", " "), no_wrap=is_time)
@@ -94,8 +97,8 @@ def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -
         cells = []
         for column in columns:
             text = _cell(row.get(column))
-            style = _STATUS_STYLE.get(text) if column == "status" else None
-            cells.append(f"[{style}]{text}[/{style}]" if style else text)
+            style = _STATUS_STYLE.get(text, "") if column == "status" else ""
+            cells.append(Text(text, style=style))
         table.add_row(*cells)
     return table
 
@@ -121,7 +124,7 @@ def device(
     if diff:
         for row in rows:
             if row["unified_diff"]:
-                console.rule(f"{row['audit_id']} {_cell(row['observed_at'])}")
+                console.rule(Text(f"{row['audit_id']} {_cell(row['observed_at'])}"))
                 console.print(row["unified_diff"], markup=False, highlight=False)
 
 

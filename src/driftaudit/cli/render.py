@@ -17,7 +17,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from driftaudit.audit.summary import AuditSummary, top_sections
+from driftaudit.audit.summary import AuditSummary, score_document, top_sections
 from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
 
 __all__ = [
@@ -159,17 +159,14 @@ def summary_document(summary: AuditSummary, *, diffs: bool = False) -> dict[str,
             row["lines"] = [line.model_dump(mode="json") for line in (*event.added, *event.removed)]
         devices.append(row)
 
-    def score(value: FleetScore) -> dict[str, Any]:
-        return {**value.model_dump(mode="json"), "reachable": value.reachable, "total": value.total}
-
     return {
         "audit_id": summary.audit_id,
         "requested_at": summary.requested_at.isoformat(),
         "started_at": summary.started_at.isoformat(),
         "finished_at": summary.finished_at.isoformat(),
         "duration_s": round(summary.duration_s, 3),
-        "score": score(summary.score),
-        "tenant_scores": {tenant: score(value) for tenant, value in summary.tenant_scores.items()},
+        "score": score_document(summary.score),
+        "tenant_scores": {tenant: score_document(value) for tenant, value in summary.tenant_scores.items()},
         "top_sections": dict(summary.top_sections),
         "devices": devices,
         "stored": summary.stored,

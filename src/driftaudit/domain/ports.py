@@ -44,8 +44,13 @@ class IAuthManager(Protocol):
         """A valid token for the tenant, from cache or freshly obtained."""
         ...
 
-    async def refresh_credentials(self, tenant_id: str) -> str:
-        """Re-read the stored credentials (rotation) and obtain a new token."""
+    async def refresh_credentials(self, tenant_id: str, *, stale_token: str | None = None) -> str:
+        """Re-read the stored credentials (rotation) and obtain a new token.
+
+        ``stale_token`` is the token the caller saw refused: when the cache
+        already holds a newer one (another caller refreshed), that one is
+        returned, so a burst of 401s costs one token request.
+        """
         ...
 
 

@@ -371,18 +371,22 @@ def _parse_braces(text: str) -> list[JunosStatement]:
     heads: list[str] = []
     # per open head: whether anything was emitted under it (an empty container is a statement too)
     emitted: list[bool] = []
+
+    def close() -> None:
+        head = heads.pop()
+        if not emitted.pop():
+            path = tuple(heads)
+            statements.append(JunosStatement(key=_join(path, head), line=head, path=path))
+        if emitted:
+            emitted[-1] = True
+
     for raw in text.splitlines():
         line = _strip_comment(raw.strip())
         if not line:
             continue
         if line == "}" or line.startswith("} "):
             if heads:
-                head = heads.pop()
-                if not emitted.pop():
-                    path = tuple(heads)
-                    statements.append(JunosStatement(key=_join(path, head), line=head, path=path))
-                if emitted:
-                    emitted[-1] = True
+                close()
             continue
         if line.endswith("{"):
             heads.append(line[:-1].rstrip())
@@ -395,12 +399,7 @@ def _parse_braces(text: str) -> list[JunosStatement]:
         if emitted:
             emitted[-1] = True
     while heads:  # unbalanced: close what is still open, keeping empty containers
-        head = heads.pop()
-        if not emitted.pop():
-            path = tuple(heads)
-            statements.append(JunosStatement(key=_join(path, head), line=head, path=path))
-        if emitted:
-            emitted[-1] = True
+        close()
     return statements
 
 

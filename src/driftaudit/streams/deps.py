@@ -7,6 +7,7 @@ exercised with fakes and nothing connects at import time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,3 +47,12 @@ class StreamDeps:
     registry: Any
     history: HistoryWriter | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
+
+    async def aclose(self) -> None:
+        """Release the fetch client and the history store (each only if it has a close hook)."""
+        aclose = getattr(self.client, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        close = getattr(self.history, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)

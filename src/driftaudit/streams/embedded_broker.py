@@ -45,6 +45,7 @@ __all__ = [
     "BrokerInfo",
     "BrokerStartError",
     "EmbeddedTansu",
+    "LocalBroker",
     "find_tansu_binary",
     "free_port",
     "log_tail",
@@ -283,117 +284,122 @@ def find_tansu_binary() -> Path:
         raise BrokerStartError(f"no Tansu binary: {exc}") from exc
 
 
-class EmbeddedTansu:
-    """A Tansu broker with memory storage on a loopback port, for the demo and smoke tests.
+class LocalBroker:
+    """A broker process on loopback in a scratch directory: what Tansu and the Kafka launcher share.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`. Start-up
-    blocks until Tansu answers ApiVersions and Metadata (milliseconds); a stop
-    ends its process group. Everything it stored is gone after a stop.
+    Subclasses implement :meth:`start` with :meth:`_prepare` (scratch directory,
+    :mod:`atexit` hook) and :meth:`_spawn` (start the process, wait until it
+    answers). A stop ends the process group and deletes the directory; it is
+    idempotent, and runs from :mod:`atexit` too while started. Use as a
+    context manager, or call :meth:`start` and :meth:`stop`.
 
     Args:
         host: loopback address to listen on.
         port: port to listen on; 0 picks a free one.
-        binary: the Tansu executable; None finds it with :func:`find_tansu_binary`.
-        startup_timeout_s: how long to wait for it to answer.
-        die_with_parent: have the kernel kill Tansu if this thread dies without
-            stopping it (see :func:`orphan_guard`).
+        stop_timeout_s: how long a clean shutdown may take before SIGKILL.
+        die_with_parent: have the kernel kill the broker if this thread dies
+            without stopping it (see :func:`orphan_guard`).
     """
 
-    kind = "tansu"
+    kind = "broker"
+    #: the broker's product name, for messages
+    product = "broker"
+    #: the broker's log, in its scratch directory
+    log_name = "broker.log"
 
-    def __init__(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        binary: Path | None = None,
-        startup_timeout_s: float = 30.0,
-        die_with_parent: bool = True,
-    ) -> None:
+    def __init__(self, *, host: str, port: int, stop_timeout_s: float, die_with_parent: bool) -> None:
         self.host = host
         self.port = port
-        self._binary = binary
-        self._startup_timeout_s = startup_timeout_s
-        self._die_with_parent = die_with_parent
-        self._process: subprocess.Popen[bytes] | None = None
-        self._workdir: Path | None = None
-        self._log: IO[bytes] | None = None
+        self.stop_timeout_s = stop_timeout_s
+        self.die_with_parent = die_with_parent
         self.version = "unknown"
         self.startup_seconds: float | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._workdir: Path | None = None
+        self._output: IO[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
-        """``host:port`` for Kafka clients (and ``kafka://`` URLs in Faust)."""
+        """``host:port`` for Kafka clients (``kafka://`` + this for Faust)."""
         return f"{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path | None:
-        """Where Tansu's output goes while it runs."""
-        return None if self._workdir is None else self._workdir / "tansu.log"
+        """The broker's log while it runs."""
+        return None if self._workdir is None else self._workdir / self.log_name
 
     @property
     def running(self) -> bool:
         """Whether the broker process is alive."""
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while started."""
+        return None if self._process is None else self._process.pid
+
     def rss_bytes(self) -> int | None:
         """Resident memory of the broker process now, in bytes."""
         return None if self._process is None else process_rss_bytes(self._process.pid)
 
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the broker's log (for failure messages)."""
+        return log_tail(self.log_path, lines)
+
     def start(self) -> None:
-        """Start Tansu and wait until it answers clients.
+        """Start the broker and wait until it answers clients."""
+        raise NotImplementedError
+
+    def _prepare(self, prefix: str) -> None:
+        """Create the scratch directory and register :meth:`stop` to run at exit."""
+        self._workdir = Path(tempfile.mkdtemp(prefix=prefix))
+        atexit.register(self.stop)
+
+    def _spawn(
+        self,
+        command: list[str],
+        *,
+        output: str,
+        timeout: float,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Run ``command`` in its own session, output to ``output`` in the scratch directory, until ready.
 
         Raises:
-            BrokerStartError: no binary, or it did not come up in time.
+            BrokerStartError: it exited, or did not answer within ``timeout`` seconds.
         """
-        if self._process is not None:
-            raise BrokerStartError("Tansu is already started")
-        binary = self._binary or find_tansu_binary()
-        self.version = _tansu_version(binary)
-        if self.port == 0:
-            self.port = free_port(self.host)
-        url = f"tcp://{self.host}:{self.port}"
-        self._workdir = Path(tempfile.mkdtemp(prefix="driftaudit-tansu-"))
-        self._log = (self._workdir / "tansu.log").open("wb")
-        env = {key: value for key, value in os.environ.items() if key not in _TANSU_ENV}
-        guard = orphan_guard() if self._die_with_parent else []
-        command = [*guard, str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                   "--storage-engine", "memory://tansu/"]  # fmt: skip
-        begun = time.monotonic()
+        assert self._workdir is not None, "_prepare first"
+        self._output = (self._workdir / output).open("wb")
+        guard = orphan_guard() if self.die_with_parent else []
         self._process = subprocess.Popen(  # noqa: S603 (our own fixed argv; no shell)
-            command,
+            [*guard, *command],
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
+            stdout=self._output,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=self._workdir,
             start_new_session=True,
         )
-        atexit.register(self.stop)
-        try:
-            wait_until_ready(
-                self.host,
-                self.port,
-                process=self._process,
-                timeout=self._startup_timeout_s,
-                log_path=self.log_path,
-                what=f"Tansu {self.version}",
-            )
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - begun
-        logger.info("Tansu %s answers on %s after %.2f s", self.version, self.bootstrap, self.startup_seconds)
+        wait_until_ready(
+            self.host,
+            self.port,
+            process=self._process,
+            timeout=timeout,
+            log_path=self.log_path,
+            what=f"{self.product} {self.version}",
+        )
 
     def stop(self) -> None:
-        """Stop Tansu (its whole process group) and delete its scratch directory; idempotent."""
+        """Stop the broker (its whole process group) and delete its scratch directory; idempotent."""
         atexit.unregister(self.stop)
         if self._process is not None:
-            stop_process_group(self._process, timeout=5.0)
+            begun = time.monotonic()
+            stop_process_group(self._process, timeout=self.stop_timeout_s)
+            logger.info("%s %s stopped in %.1f s", self.product, self.version, time.monotonic() - begun)
             self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self._output is not None:
+            self._output.close()
+            self._output = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -412,7 +418,66 @@ class EmbeddedTansu:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"EmbeddedTansu({self.bootstrap}, {self.version}, {state})"
+        return f"{type(self).__name__}({self.bootstrap}, {self.product} {self.version}, {state})"
+
+
+class EmbeddedTansu(LocalBroker):
+    """A Tansu broker with memory storage on a loopback port, for the demo and smoke tests.
+
+    Start-up blocks until Tansu answers ApiVersions and Metadata (milliseconds);
+    a stop ends its process group. Everything it stored is gone after a stop.
+
+    Args:
+        host: loopback address to listen on.
+        port: port to listen on; 0 picks a free one.
+        binary: the Tansu executable; None finds it with :func:`find_tansu_binary`.
+        startup_timeout_s: how long to wait for it to answer.
+        die_with_parent: have the kernel kill Tansu if this thread dies without
+            stopping it (see :func:`orphan_guard`).
+    """
+
+    kind = "tansu"
+    product = "Tansu"
+    log_name = "tansu.log"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        binary: Path | None = None,
+        startup_timeout_s: float = 30.0,
+        die_with_parent: bool = True,
+    ) -> None:
+        super().__init__(host=host, port=port, stop_timeout_s=5.0, die_with_parent=die_with_parent)
+        self._binary = binary
+        self._startup_timeout_s = startup_timeout_s
+
+    def start(self) -> None:
+        """Start Tansu and wait until it answers clients.
+
+        Raises:
+            BrokerStartError: no binary, or it did not come up in time.
+        """
+        if self._process is not None:
+            raise BrokerStartError("Tansu is already started")
+        binary = self._binary or find_tansu_binary()
+        self.version = _tansu_version(binary)
+        if self.port == 0:
+            self.port = free_port(self.host)
+        url = f"tcp://{self.host}:{self.port}"
+        env = {key: value for key, value in os.environ.items() if key not in _TANSU_ENV}
+        command = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                   "--storage-engine", "memory://tansu/"]  # fmt: skip
+        begun = time.monotonic()
+        self._prepare("driftaudit-tansu-")
+        try:
+            self._spawn(command, output=self.log_name, timeout=self._startup_timeout_s, env=env)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - begun
+        logger.info("Tansu %s answers on %s after %.2f s", self.version, self.bootstrap, self.startup_seconds)
 
 
 #: Tansu reads these from the environment; flags set them explicitly, and a

@@ -47,11 +47,6 @@ class HistoryRecorder:
         )
         self.events_written = 0
 
-    @property
-    def enabled(self) -> bool:
-        """Whether a history store is attached."""
-        return self._history is not None
-
     async def _until_stored(self, what: str, attempt: Callable[[], Awaitable[object]]) -> None:
         delay = 0.1
         while True:

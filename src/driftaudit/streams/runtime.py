@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -76,12 +75,7 @@ class _Closer(Service):
         self._deps = deps
 
     async def on_stop(self) -> None:
-        aclose = getattr(self._deps.client, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        close = getattr(self._deps.history, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)
+        await self._deps.aclose()
 
 
 def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:

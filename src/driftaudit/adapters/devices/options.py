@@ -13,12 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from driftaudit.domain.errors import AuthError, ConfigurationError
+from driftaudit.domain.models import Credential, Device
 from driftaudit.domain.normalize import ConfigNormalizer
 
 if TYPE_CHECKING:
+    from driftaudit.domain.ports import CredentialSource
     from driftaudit.settings import Settings
 
-__all__ = ["DEFAULT_MAX_CONFIG_BYTES", "FetchTimeouts", "normalize_cli"]
+__all__ = ["DEFAULT_MAX_CONFIG_BYTES", "FetchTimeouts", "device_credential", "normalize_cli"]
 
 DEFAULT_MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -53,6 +56,14 @@ class FetchTimeouts:
             read=settings.read_timeout_s,
             total=settings.total_timeout_s,
         )
+
+
+def device_credential(credentials: CredentialSource, device: Device) -> Credential:
+    """The device's credential; a source that cannot give one means ``AuthError`` for the fetch."""
+    try:
+        return credentials.get_credential(device.credential_ref)
+    except ConfigurationError as exc:
+        raise AuthError(device.device_id, "no usable credential for this device") from exc
 
 
 _NORMALIZER = ConfigNormalizer()

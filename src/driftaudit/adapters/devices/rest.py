@@ -37,12 +37,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from driftaudit.adapters.devices.options import DEFAULT_MAX_CONFIG_BYTES, FetchTimeouts, normalize_cli
+from driftaudit.adapters.devices.options import (
+    DEFAULT_MAX_CONFIG_BYTES,
+    FetchTimeouts,
+    device_credential,
+    normalize_cli,
+)
 from driftaudit.adapters.devices.profiles import RestStyle, profile_for
 from driftaudit.domain.errors import (
     AuthError,
     ConfigTooLargeError,
-    ConfigurationError,
     ConnectError,
     DisconnectedError,
     FetchError,
@@ -174,10 +178,7 @@ class RestDeviceAdapter(BaseDeviceAdapter):
         return f"{self._scheme}://{host}:{device.port}{prefix}"
 
     async def _request(self, device: Device, style: RestStyle) -> bytes:
-        try:
-            credential = self._credentials.get_credential(device.credential_ref)
-        except ConfigurationError as exc:
-            raise AuthError(device.device_id, "no usable credential for this device") from exc
+        credential = device_credential(self._credentials, device)
         if not credential.username or credential.password is None:
             raise AuthError(device.device_id, "the credential needs a username and a password")
         auth = httpx.BasicAuth(credential.username, credential.password.get_secret_value())

@@ -29,12 +29,16 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 
 from driftaudit.adapters.devices.channel import OutputBuffer, at_pager, at_prompt, command_output, last_line
-from driftaudit.adapters.devices.options import DEFAULT_MAX_CONFIG_BYTES, FetchTimeouts, normalize_cli
+from driftaudit.adapters.devices.options import (
+    DEFAULT_MAX_CONFIG_BYTES,
+    FetchTimeouts,
+    device_credential,
+    normalize_cli,
+)
 from driftaudit.adapters.devices.pool import ConnectionPool, PoolLimits, PoolStats
 from driftaudit.adapters.devices.profiles import PlatformProfile, profile_for
 from driftaudit.domain.errors import (
     AuthError,
-    ConfigurationError,
     ConnectError,
     DisconnectedError,
     FetchError,
@@ -183,10 +187,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             return await self._read_config(lease.conn, device, profile)
 
     def _credential(self, device: Device) -> Credential:
-        try:
-            credential = self._credentials.get_credential(device.credential_ref)
-        except ConfigurationError as exc:
-            raise AuthError(device.device_id, "no usable credential for this device") from exc
+        credential = device_credential(self._credentials, device)
         if not credential.username:
             raise AuthError(device.device_id, "the credential has no username")
         return credential

@@ -47,11 +47,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from pydantic import SecretStr
 
 from driftaudit.adapters.nms.tenants import NMSTimeouts, tls_verify
-from driftaudit.adapters.secrets import read_secret
+from driftaudit.adapters.secrets import read_secret, read_secret_yaml
 from driftaudit.domain.errors import (
     AuthError,
     ConfigurationError,
@@ -443,18 +442,7 @@ def _missing_for_scheme(scheme: AuthScheme, credential: Credential) -> list[str]
 def _read_credentials_file(path: Path, tenant_id: str) -> Credential:
     """Parse a tenant credentials file; errors never quote its content."""
     where = f"tenant {tenant_id}: credentials file {path}"
-    # Raised outside the handlers: YAML and decode errors quote the text (the secrets).
-    problem: str | None = None
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problem = "does not exist"
-    except (OSError, UnicodeDecodeError) as exc:
-        problem = f"cannot be read ({type(exc).__name__})"
-    except yaml.YAMLError:
-        problem = "is not valid YAML or JSON"
-    if problem is not None:
-        raise ConfigurationError(f"{where} {problem}")
+    raw = read_secret_yaml(path, where, syntax="YAML or JSON")
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where}: expected a mapping of {', '.join(_FILE_KEYS)}")
     unknown = set(raw) - set(_FILE_KEYS)

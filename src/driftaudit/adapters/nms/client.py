@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from driftaudit.adapters.nms.auth import AuthManager, TokenUnavailableError, auth_header
+from driftaudit.adapters.nms.auth import TokenUnavailableError, auth_header
 from driftaudit.adapters.nms.pool import pooled_transport
 from driftaudit.adapters.nms.tenants import NMSTimeouts, tls_verify
 from driftaudit.domain.errors import (
@@ -108,9 +108,8 @@ class NMSConfigClient:
 
         Args:
             tenants: every tenant; a device's ``tenant`` must name one.
-            auth: where tokens come from (an :class:`AuthManager` also gets
-                the refused token on refresh, so a burst of 401s costs one
-                token request).
+            auth: where tokens come from; it gets the refused token on
+                refresh, so a burst of 401s costs one token request.
             normalizer: turns an NMS answer into config text.
             timeouts: connect, read and total limits of one fetch.
             retry: the 429/503 budget.
@@ -246,9 +245,7 @@ class NMSConfigClient:
         try:
             if stale is None:
                 return await self._auth.get_token(tenant.tenant_id)
-            if isinstance(self._auth, AuthManager):
-                return await self._auth.refresh_credentials(tenant.tenant_id, stale_token=stale)
-            return await self._auth.refresh_credentials(tenant.tenant_id)
+            return await self._auth.refresh_credentials(tenant.tenant_id, stale_token=stale)
         except TokenUnavailableError as exc:
             raise exc.for_device(device.device_id) from exc
         except FetchError:
