@@ -77,3 +77,14 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_token: SecretStr | None = None
+
+    # Stream delivery and audit completion (issue 11)
+    dead_letter_payload_bytes: int = Field(
+        default=65536, ge=0, description="the most bytes of a bad message a dead letter keeps"
+    )
+    audit_deadline_s: float = Field(
+        default=600.0, gt=0, description="an audit's status is published by then, naming missing devices"
+    )
+    broker_rebalance_timeout_s: float | None = Field(
+        default=None, gt=0, description="None: above the fetch deadline (total_timeout_s + 10 s)"
+    )

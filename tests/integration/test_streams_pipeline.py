@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -156,7 +157,11 @@ async def test_bad_input_goes_to_dead_letter_and_the_worker_goes_on(
     for topic, key, value in bad:
         letter = letters[key]
         assert letter.topic == topic
-        assert base64.b64decode(letter.payload_b64) == value
+        kept = base64.b64decode(letter.payload_b64)
+        assert kept == value[: settings.dead_letter_payload_bytes]
+        assert letter.payload_size == len(value)
+        assert letter.payload_sha256 == hashlib.sha256(value).hexdigest()
+        assert letter.payload_truncated is (len(value) > settings.dead_letter_payload_bytes)
     assert {letters[k].stage for k in (b"r-json", b"r-schema", b"r-device", b"r-tenant", b"r-big")} == {
         "split"
     }

@@ -214,11 +214,48 @@ async def test_record_stores_valid_events_once_and_dead_letters_the_rest(masking
     deps, _, _, history = _deps(masking_registry)
     app = create_app(deps, outbox=(outbox := RecordingOutbox()), web_enabled=False)
     good = encode(_event("dev-000", DeviceStatus.COMPLIANT))
-    written = await app.handlers.record([(b"dev-000", good), (b"bad", b"{"), (b"dev-000", good)])
-    assert written == 2
+    try:
+        for key, value in [(b"dev-000", good), (b"bad", b"{"), (b"dev-000", good)]:
+            await app.handlers.record(key, value)
+    finally:
+        await app.recorder.stop()
+    assert app.recorder.events_written == 2
     assert list(history.events) == [("a", "dev-000")]
     (letter,) = _letters(outbox)
     assert letter.stage == "record"
+
+
+async def test_a_drift_event_the_outbox_refuses_is_cut_to_fit_never_dropped(masking_registry):
+    deps, *_ = _deps(masking_registry)
+    app = create_app(deps, outbox=(outbox := RecordingOutbox(max_bytes=4000)), web_enabled=False)
+    from driftaudit.domain.models import ChangeType, DriftLine
+
+    lines = tuple(DriftLine(change=ChangeType.ADDED, line=f"ntp server 10.0.0.{i}") for i in range(500))
+    event = _event("dev-000", DeviceStatus.DRIFTED).model_copy(
+        update={"added": lines, "unified_diff": "x" * 9000}
+    )
+    await app.handlers.send_event(event)
+    ((_, value),) = outbox.on(NAMES.drift_events)
+    sent = DriftEvent.model_validate_json(value)
+    assert len(value) <= 4000
+    assert sent.added_total == 500
+    assert 0 < len(sent.added) < 500
+    assert sent.truncated is not None
+    assert "added 500 ->" in sent.truncated
+
+
+async def test_a_dead_letter_keeps_a_bounded_prefix_with_size_and_sha256(masking_registry):
+    import hashlib
+
+    deps, *_ = _deps(masking_registry)
+    app = create_app(deps, outbox=(outbox := RecordingOutbox(max_bytes=20_000)), web_enabled=False)
+    payload = b"{" * 200_000
+    await app.handlers.guard("split", NAMES.audit_requests, b"k", payload, app.handlers.split)
+    (letter,) = _letters(outbox)
+    assert letter.payload_size == 200_000
+    assert letter.payload_sha256 == hashlib.sha256(payload).hexdigest()
+    assert letter.payload_truncated
+    assert 0 < len(base64.b64decode(letter.payload_b64)) < 20_000
 
 
 # -- fleet score --------------------------------------------------------------------------------
@@ -246,17 +283,6 @@ def test_the_window_follows_observed_at_not_the_broker_clock():
 
 
 # -- the agents through Faust's test context ----------------------------------------------------
-
-
-async def test_split_agent_survives_bad_input_and_goes_on(masking_registry):
-    deps, devices, _, _ = _deps(masking_registry, n=3)
-    stream_app = create_app(deps, outbox=(outbox := RecordingOutbox()), web_enabled=False)
-    stream_app.app.finalize()
-    async with stream_app.agents.split.test_context() as agent:
-        await agent.put(b"garbage", key=b"bad")
-        await agent.put(_request(), key=b"a-1")
-    assert len(_letters(outbox)) == 1
-    assert len(outbox.on(NAMES.device_fetch)) == 3
 
 
 async def test_score_agent_counts_each_device_once_per_window(masking_registry):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from driftaudit.domain.errors import ConfigurationError, DriftAuditError, FetchError
+from driftaudit.domain.errors import ConfigurationError, DriftAuditError, FetchError, FetchTimeoutError
 from driftaudit.domain.models import (
     ConfigResult,
     Device,
@@ -31,7 +31,10 @@ from driftaudit.domain.models import (
 )
 from driftaudit.domain.ports import BaseDeviceAdapter, IConfigClient
 
-__all__ = ["RoutingConfigClient", "fetch_fleet_configs", "outcome_from_error", "utc_now"]
+__all__ = ["RoutingConfigClient", "fetch_fleet_configs", "fetch_within", "outcome_from_error", "utc_now"]
+
+#: how long a fetch cancelled at its deadline may take to unwind before its result goes out anyway
+CANCEL_GRACE_S = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,52 @@ def outcome_from_error(
     )
 
 
+def _consume_outcome(task: asyncio.Future[ConfigResult]) -> None:
+    """Retrieve an abandoned fetch's outcome so asyncio never reports it as unhandled."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def fetch_within(
+    device: Device,
+    client: IConfigClient,
+    *,
+    timeout_s: float | None,
+    now: Callable[[], datetime] = utc_now,
+) -> FetchOutcome:
+    """Fetch one device, its outcome due within ``timeout_s``; every failure is a result, never raised.
+
+    The deadline is enforced from outside the fetch (``asyncio.wait`` on a
+    task, then a cancel): a fetcher that mishandles cancellation can delay its
+    own clean-up (``CANCEL_GRACE_S`` at most is waited for it), never this
+    device's result. The stream, the in-process audit and pre-flight all fetch
+    through here.
+    """
+    started = time.perf_counter()
+    fetch = asyncio.ensure_future(client.fetch_device_config(device))
+    try:
+        done, _ = await asyncio.wait({fetch}, timeout=None if timeout_s is None else max(0.0, timeout_s))
+    except asyncio.CancelledError:
+        fetch.cancel()
+        raise
+    exc: BaseException | None
+    if done:
+        exc = fetch.exception()
+        if exc is None:
+            return fetch.result()
+    else:
+        fetch.cancel()
+        await asyncio.wait({fetch}, timeout=CANCEL_GRACE_S)
+        if not fetch.done():
+            logger.warning("fetch of %s ignored its cancellation after the deadline", device.device_id)
+        fetch.add_done_callback(_consume_outcome)
+        exc = FetchTimeoutError(device.device_id, "timeout")
+    fetch_ms = (time.perf_counter() - started) * 1000.0
+    failure = outcome_from_error(device.device_id, exc, now=now, fetch_ms=fetch_ms)
+    logger.info("device %s: fetch failed (%s: %s)", device.device_id, failure.error_type, failure.reason)
+    return failure
+
+
 async def fetch_fleet_configs(
     device_ids: Sequence[str],
     client: IConfigClient,
@@ -78,6 +127,8 @@ async def fetch_fleet_configs(
     resolve: Callable[[str], Device],
     batch_size: int,
     now: Callable[[], datetime] = utc_now,
+    timeout_s: float | None = None,
+    deadline: float | None = None,
 ) -> list[FetchOutcome]:
     """Fetch every device's config with at most ``batch_size`` fetches in flight.
 
@@ -89,6 +140,8 @@ async def fetch_fleet_configs(
             is that device's failure, like a fetch error.
         batch_size: the most fetches running at once (>= 1).
         now: the wall clock for failure timestamps.
+        timeout_s: each device's own bound, from the start of its fetch (None: unbounded).
+        deadline: a bound for every device (event-loop time), e.g. a pre-flight's answer time.
 
     Returns:
         One outcome per id, in input order.
@@ -100,16 +153,19 @@ async def fetch_fleet_configs(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     gate = asyncio.Semaphore(batch_size)
 
+    loop = asyncio.get_running_loop()
+
     async def one(device_id: str) -> FetchOutcome:
         async with gate:
-            started = time.perf_counter()
+            bound = timeout_s
+            if deadline is not None:
+                left = deadline - loop.time()
+                bound = left if bound is None else min(bound, left)
             try:
-                return await client.fetch_device_config(resolve(device_id))
-            except Exception as exc:  # every failure becomes this device's outcome, never the batch's
-                fetch_ms = (time.perf_counter() - started) * 1000.0
-                failure = outcome_from_error(device_id, exc, now=now, fetch_ms=fetch_ms)
-                logger.info("device %s: fetch failed (%s: %s)", device_id, failure.error_type, failure.reason)
-                return failure
+                device = resolve(device_id)
+            except Exception as exc:  # an unknown device is its own failure, never the batch's
+                return outcome_from_error(device_id, exc, now=now, fetch_ms=0.0)
+            return await fetch_within(device, client, timeout_s=bound, now=now)
 
     return list(await asyncio.gather(*(one(device_id) for device_id in device_ids)))
 

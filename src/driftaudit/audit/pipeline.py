@@ -56,6 +56,7 @@ __all__ = [
     "resolve_audit",
     "score_events",
     "summarize",
+    "summarize_reported",
     "to_device_config",
     "top_sections",
     "trigger_fleet_audit",
@@ -239,6 +240,42 @@ def summarize(
         top_sections=top_sections(collected, top),
         stored=stored,
         history_error=history_error,
+    )
+
+
+def summarize_reported(
+    *,
+    audit_id: str,
+    requested_at: datetime,
+    events: Iterable[DriftEvent],
+    started_at: datetime,
+    finished_at: datetime,
+    top: int = 10,
+) -> AuditSummary:
+    """The summary of an audit from its events alone (a client that holds no inventory).
+
+    The devices are those that reported, each counted once in its tenant; the
+    caller has checked against the audit's status that none is missing.
+    """
+    collected = tuple(events)
+    scorer = FleetHealthScorer()
+    statuses = {event.device_id: event.status for event in collected}
+    by_tenant: dict[str, dict[str, DeviceStatus]] = defaultdict(dict)
+    for event in collected:
+        by_tenant[event.tenant][event.device_id] = event.status
+    return AuditSummary(
+        audit_id=audit_id,
+        requested_at=requested_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        device_ids=tuple(statuses),
+        events=collected,
+        score=scorer.score(statuses, expected=list(statuses)),
+        tenant_scores={
+            tenant: scorer.score(found, expected=list(found), tenant=tenant)
+            for tenant, found in sorted(by_tenant.items())
+        },
+        top_sections=top_sections(collected, top),
     )
 
 

@@ -29,8 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from driftaudit.audit.fleet import fetch_fleet_configs, utc_now
 from driftaudit.audit.pipeline import analyze_outcomes
-from driftaudit.domain.errors import FetchTimeoutError
-from driftaudit.domain.models import ConfigResult, Device, DeviceStatus, DriftEvent
+from driftaudit.domain.models import DeviceStatus, DriftEvent
 
 if TYPE_CHECKING:
     from driftaudit.domain.masking import MaskingRegistry
@@ -65,39 +64,6 @@ class PreflightReport(BaseModel):
         if statuses & {DeviceStatus.UNREACHABLE, DeviceStatus.ERROR}:
             return 2
         return 1 if DeviceStatus.DRIFTED in statuses else 0
-
-
-class _DeadlineClient:
-    """Wraps a config client so no fetch holds the check past its deadline.
-
-    The deadline is enforced from outside the fetch (``asyncio.wait`` on a
-    task, then a cancel) rather than by a timeout inside it: a fetcher slow
-    to unwind on cancellation delays only its own clean-up, never the answer.
-    """
-
-    def __init__(self, inner: IConfigClient, deadline: float) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    async def fetch_device_config(self, device: Device) -> ConfigResult:
-        loop = asyncio.get_running_loop()
-        fetch = asyncio.ensure_future(self._inner.fetch_device_config(device))
-        try:
-            done, _ = await asyncio.wait({fetch}, timeout=max(0.0, self._deadline - loop.time()))
-        except asyncio.CancelledError:
-            fetch.cancel()
-            raise
-        if fetch in done:
-            return fetch.result()
-        fetch.cancel()
-        fetch.add_done_callback(_consume_outcome)
-        raise FetchTimeoutError(device.device_id, "timeout")
-
-
-def _consume_outcome(task: asyncio.Future[ConfigResult]) -> None:
-    """Retrieve an abandoned fetch's outcome so asyncio never reports it as unhandled."""
-    if not task.cancelled():
-        task.exception()
 
 
 async def preflight_check(
@@ -143,10 +109,11 @@ async def preflight_check(
     requested_at = now()
     outcomes = await fetch_fleet_configs(
         list(device_ids),
-        _DeadlineClient(client, deadline),
+        client,
         resolve=devices.__getitem__,
         batch_size=batch_size,
         now=now,
+        deadline=deadline,
     )
     # CPU-bound: off the event loop, so a serving API keeps answering meanwhile.
     results = await asyncio.to_thread(

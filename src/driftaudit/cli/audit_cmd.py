@@ -2,9 +2,10 @@
 
 With a broker (``DRIFTAUDIT_KAFKA_BROKER``) the request goes to
 ``audit-requests`` for the workers; ``--wait`` follows ``drift-events`` with
-a progress bar until every selected device has reported (the selector is
-resolved locally against the same inventory to know how many to expect),
-then prints the summary and the fleet score. Without a broker it starts an
+a progress bar until the audit's ``audit-status`` record arrives (the
+pipeline publishes it when every selected device has reported, or at the
+audit deadline naming the missing ones: no local copy of the inventory is
+needed), then prints the summary and the fleet score. Without a broker it starts an
 embedded Tansu and a worker in this process, so the same command works on a
 laptop with no setup. ``--no-broker`` skips Kafka altogether and runs the
 same steps in process (``trigger_fleet_audit``).
@@ -23,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from driftaudit.audit.pipeline import summarize
+from driftaudit.audit.pipeline import summarize, summarize_reported
 from driftaudit.audit.summary import AuditSummary
 from driftaudit.domain.errors import DriftAuditError
 from driftaudit.domain.models import AuditRequest, Device, DeviceSelector, DriftEvent, Platform
@@ -86,32 +87,44 @@ def _progress(console: Console) -> Progress:
 async def audit_via_broker(
     settings: Settings,
     request: AuditRequest,
-    devices: Sequence[Device],
+    devices: Sequence[Device] | None = None,
     *,
     timeout_s: float,
     on_event: Callable[[DriftEvent], None] | None = None,
 ) -> AuditSummary:
-    """Publish ``request`` and collect one drift event per device into a summary.
+    """Publish ``request`` and follow it to its ``audit-status`` record, into a summary.
+
+    ``devices`` (optional) orders the summary like the inventory; the status
+    alone says whether any device is missing.
 
     Raises:
         AuditRejectedError: the pipeline dead-lettered the request.
-        AuditTimeoutError: some devices did not report within ``timeout_s``.
+        AuditTimeoutError: no status within ``timeout_s``, or a status naming missing devices.
         BrokerError: the broker is unreachable.
     """
-    from driftaudit.streams.client import AuditClient
+    from driftaudit.streams.client import AuditClient, AuditTimeoutError
 
     started_at = datetime.now(UTC)
     async with AuditClient(settings) as client:
         await client.publish(request)
-        events = await client.follow(
-            request.audit_id, [d.device_id for d in devices], timeout_s=timeout_s, on_event=on_event
+        status, events = await client.follow_status(request.audit_id, timeout_s=timeout_s, on_event=on_event)
+    if not status.complete:
+        deadline_s = (status.deadline_at - status.requested_at).total_seconds()
+        raise AuditTimeoutError(status.missing or ["(list cut)"], deadline_s)
+    if devices is None:
+        return summarize_reported(
+            audit_id=request.audit_id,
+            requested_at=request.requested_at,
+            events=events,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
         )
     order = {device.device_id: index for index, device in enumerate(devices)}
     return summarize(
         audit_id=request.audit_id,
         requested_at=request.requested_at,
         devices=devices,
-        events=sorted(events, key=lambda event: order[event.device_id]),
+        events=sorted((e for e in events if e.device_id in order), key=lambda event: order[event.device_id]),
         started_at=started_at,
         finished_at=datetime.now(UTC),
     )
@@ -120,7 +133,7 @@ async def audit_via_broker(
 async def follow_with_progress(
     settings: Settings,
     request: AuditRequest,
-    devices: Sequence[Device],
+    devices: Sequence[Device] | None,
     *,
     timeout_s: float,
     console: Console,
@@ -130,7 +143,7 @@ async def follow_with_progress(
     if not show:
         return await audit_via_broker(settings, request, devices, timeout_s=timeout_s)
     with _progress(console) as progress:
-        task = progress.add_task("audit", total=len(devices), last="")
+        task = progress.add_task("audit", total=len(devices) if devices else None, last="")
 
         def advance(event: DriftEvent) -> None:
             progress.update(task, advance=1, last=f"{event.device_id}: {event.status.value}")
@@ -148,25 +161,21 @@ async def _publish_only(settings: Settings, request: AuditRequest) -> None:
 async def _run(
     settings: Settings, request: AuditRequest, *, wait: bool, timeout_s: float, console: Console, show: bool
 ) -> AuditSummary | None:
-    from driftaudit.bootstrap import build_inventory
     from driftaudit.streams.runtime import broker_for
 
-    devices = build_inventory(settings).select(request.selector)
-    if not devices:
-        raise DriftAuditError("the selector matches no device of the inventory")
     if settings.kafka_broker:
         if not wait:
             await _publish_only(settings, request)
             return None
         return await follow_with_progress(
-            settings, request, devices, timeout_s=timeout_s, console=console, show=show
+            settings, request, None, timeout_s=timeout_s, console=console, show=show
         )
     with broker_for(settings) as local:
         from driftaudit.streams.embedded_broker import free_port
 
         async with local_pipeline(local, web_port=free_port()):
             return await follow_with_progress(
-                local, request, devices, timeout_s=timeout_s, console=console, show=show
+                local, request, None, timeout_s=timeout_s, console=console, show=show
             )
 
 

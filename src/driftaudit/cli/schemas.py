@@ -15,7 +15,14 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
-from driftaudit.domain.models import AuditRequest, DeadLetter, DeviceConfig, DeviceFetchTask, DriftEvent
+from driftaudit.domain.models import (
+    AuditRequest,
+    AuditStatus,
+    DeadLetter,
+    DeviceConfig,
+    DeviceFetchTask,
+    DriftEvent,
+)
 
 __all__ = ["WIRE_CONTRACTS", "register", "schema_documents", "write_schemas"]
 
@@ -26,6 +33,7 @@ WIRE_CONTRACTS: tuple[type[BaseModel], ...] = (
     DeviceConfig,
     DriftEvent,
     DeadLetter,
+    AuditStatus,
 )
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"

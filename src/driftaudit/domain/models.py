@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditRequest",
     "AuditRun",
+    "AuditStatus",
     "AuthScheme",
     "ChangeType",
     "ConfigResult",
@@ -326,6 +327,11 @@ class DriftEvent(_Frozen):
     observed_at: datetime
     fetch_ms: float = 0.0
     analyze_ms: float = 0.0
+    #: set when the event was cut to fit its topic: what was cut (the counts below stay whole)
+    truncated: str | None = None
+    #: lines added / removed before a cut (None: nothing was cut)
+    added_total: int | None = None
+    removed_total: int | None = None
 
     @property
     def added_count(self) -> int:
@@ -348,3 +354,34 @@ class DeadLetter(_Frozen):
     key_b64: str | None = None
     payload_b64: str
     received_at: datetime
+    #: the original payload's full size and sha256 (``payload_b64`` keeps at most a bounded prefix)
+    payload_size: int | None = None
+    payload_sha256: str | None = None
+    payload_truncated: bool = False
+
+
+class AuditStatus(_Frozen):
+    """Wire contract on ``audit-status`` (key: audit_id): how one audit ended.
+
+    Published once every expected device has reported (``complete``) or when
+    the audit's deadline passed (``complete`` False, ``missing`` names the
+    devices that never reported). The counts cover the reported devices; the
+    score is compliant / reachable x 100 over them (None when none is reachable).
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    audit_id: str
+    requested_at: datetime
+    complete: bool
+    expected: int
+    reported: int
+    missing: tuple[str, ...] = ()
+    compliant: int = 0
+    drifted: int = 0
+    unreachable: int = 0
+    error: int = 0
+    score: float | None = None
+    deadline_at: datetime
+    closed_at: datetime
+    #: set when ``missing`` was cut to fit the topic (``expected - reported`` stays the true count)
+    truncated: str | None = None

@@ -1,13 +1,16 @@
-"""The Faust app factory: topics, agents, the fleet-score table and its views.
+"""The worker factory: the pipeline stages, the fleet-score table (Faust) and its views.
 
 :func:`create_app` builds everything from injected dependencies and connects
-to nothing: the broker is contacted when a worker starts the app.
+to nothing: the broker is contacted when a worker starts. The stages that
+carry audits (split, fetch, analyze, record, report, track) run on aiokafka
+with explicit rebalance handling and confirmed sends
+(:mod:`driftaudit.streams.pipeline`); Faust keeps only the windowed
+fleet-score table, its agent and its web views.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,23 +18,17 @@ from pathlib import Path
 import faust
 
 from driftaudit.streams.agents import Agents, register_agents
+from driftaudit.streams.delivery import ConfirmedProducer
 from driftaudit.streams.deps import StreamDeps
-from driftaudit.streams.outbox import FaustOutbox, Outbox
+from driftaudit.streams.outbox import KafkaOutbox, Outbox
+from driftaudit.streams.pipeline import PipelineService, bootstrap_of, rebalance_timeout_s
 from driftaudit.streams.recorder import HistoryRecorder
 from driftaudit.streams.scoreboard import FleetScoreboard
 from driftaudit.streams.stages import StageHandlers
-from driftaudit.streams.stall_guard import StallGuard
 from driftaudit.streams.topics import Topics, declare_topics
 from driftaudit.streams.views import register_views
 
 __all__ = ["StreamApp", "broker_url", "create_app"]
-
-logger = logging.getLogger(__name__)
-
-#: How often the stall guard looks, and how long an idle partition may lag unchanged
-#: (several commit intervals, so acked events have surely been committed).
-_STALL_CHECK_S = 2.0
-_STALL_S = 6.0
 
 
 def broker_url(bootstrap: str) -> str:
@@ -49,6 +46,7 @@ class StreamApp:
     handlers: StageHandlers
     scoreboard: FleetScoreboard
     recorder: HistoryRecorder
+    pipeline: PipelineService
 
 
 def create_app(
@@ -63,7 +61,7 @@ def create_app(
     Args:
         deps: adapters and settings (``settings.kafka_broker`` must be set:
             the commands start an embedded broker first when it is not).
-        outbox: where agents send; None sends to the app's topics.
+        outbox: where stages send; None sends through a confirmed producer.
         web_port: the port of the worker's web server (fleet-score views);
             None uses ``settings.worker_web_port``.
         web_enabled: False runs without the web server.
@@ -87,7 +85,7 @@ def create_app(
         processing_guarantee="at_least_once",
         broker_session_timeout=session_timeout,
         broker_heartbeat_interval=max(0.5, min(3.0, session_timeout / 4)),
-        broker_rebalance_timeout=max(session_timeout * 2, 10.0),
+        broker_rebalance_timeout=rebalance_timeout_s(settings),
         broker_commit_interval=1.0,
         producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
         consumer_max_fetch_size=max(settings.max_message_bytes * 4, 4_194_304),
@@ -102,10 +100,15 @@ def create_app(
         datadir=str(datadir),
     )
     topics = declare_topics(app, prefix=settings.topic_prefix, partitions=settings.topic_partitions)
-    recorder = HistoryRecorder(deps.history)
+    recorder = HistoryRecorder(
+        deps.history, batch_size=settings.history_batch_size, flush_s=settings.history_flush_s
+    )
+    producer = ConfirmedProducer(
+        bootstrap_of(settings), max_request_size=max(settings.max_message_bytes * 2, 1_048_576)
+    )
     handlers = StageHandlers(
         deps,
-        outbox or FaustOutbox(topics),
+        outbox or KafkaOutbox(producer),
         recorder,
         asyncio.Semaphore(settings.batch_size),
     )
@@ -113,22 +116,11 @@ def create_app(
     agents = register_agents(app, topics, handlers, scoreboard)
     if web_enabled:
         register_views(app, scoreboard)
-    names = topics.names
-    sources = (names.audit_requests, names.device_fetch, names.device_configs, names.drift_events)
-    guard = StallGuard(app, (*sources, names.score_input), stall_s=_STALL_S)
-
-    async def reread_stalled_partitions() -> None:
-        # A watchdog must never take the worker down: log and try again next tick.
-        try:
-            await guard.check()
-        except Exception:  # noqa: BLE001
-            logger.warning("stall check failed", exc_info=True)
-
-    app.timer(interval=_STALL_CHECK_S, name="driftaudit.reread_stalled_partitions")(reread_stalled_partitions)
+    pipeline = PipelineService(handlers, producer, recorder)
 
     async def write_scores() -> None:
         await scoreboard.flush()
 
     app.timer(interval=settings.history_flush_s, name="driftaudit.write_scores")(write_scores)
 
-    return StreamApp(app, topics, agents, handlers, scoreboard, recorder)
+    return StreamApp(app, topics, agents, handlers, scoreboard, recorder, pipeline)

@@ -3,8 +3,10 @@
 ``driftaudit audit`` and the demo use :class:`AuditClient`: it makes sure the
 topics exist with the configured partition count (a producer would otherwise
 let the broker auto-create them with its default), publishes an
-:class:`AuditRequest`, and follows ``drift-events`` (and ``dead-letter``, so a
-rejected request fails fast) from the position they had before publishing.
+:class:`AuditRequest`, and follows ``drift-events``, ``audit-status`` (which
+says when the audit is over and which devices are missing, so the client
+needs no copy of the inventory) and ``dead-letter`` (so a rejected request
+fails fast), from the position they had before publishing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from driftaudit.domain.errors import DriftAuditError, InputError
-from driftaudit.domain.models import AuditRequest, DeadLetter, DriftEvent
+from driftaudit.domain.models import AuditRequest, AuditStatus, DeadLetter, DriftEvent
 from driftaudit.settings import Settings
 from driftaudit.streams.codec import encode
 from driftaudit.streams.topics import TopicNames
@@ -105,13 +107,7 @@ async def initialize_group_offsets(settings: Settings) -> int:
     if not settings.kafka_broker:
         raise BrokerError("no broker configured (DRIFTAUDIT_KAFKA_BROKER)")
     names = TopicNames(settings.topic_prefix)
-    sources = (
-        names.audit_requests,
-        names.device_fetch,
-        names.device_configs,
-        names.drift_events,
-        names.score_input,
-    )
+    sources = (names.score_input,)  # the Faust group's only source (the stages seek explicitly)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_broker.removeprefix("kafka://"),
         group_id=settings.app_id,
@@ -171,7 +167,7 @@ class AuditClient:
             await self._consumer.start()
             partitions = [
                 TopicPartition(topic, p)
-                for topic in (self.names.drift_events, self.names.dead_letter)
+                for topic in (self.names.drift_events, self.names.dead_letter, self.names.audit_status)
                 for p in range(self._settings.topic_partitions)
             ]
             self._consumer.assign(partitions)
@@ -254,6 +250,65 @@ class AuditClient:
                             on_event(event)
             await asyncio.sleep(0)
         return list(seen.values())
+
+    async def follow_status(
+        self,
+        audit_id: str,
+        *,
+        timeout_s: float,
+        on_event: Callable[[DriftEvent], None] | None = None,
+    ) -> tuple[AuditStatus, list[DriftEvent]]:
+        """Follow ``audit_id`` until its ``audit-status`` record arrives.
+
+        Returns the status and the first drift event of each reported device
+        (repeats are dropped), in arrival order. Events that arrive after the
+        status are not waited for: a complete status is published only after
+        every device's event was confirmed on ``drift-events``, so they are
+        read before the client gives up on them (a short drain follows).
+
+        Raises:
+            AuditRejectedError: the request went to dead-letter.
+            AuditTimeoutError: no status within ``timeout_s``.
+        """
+        if self._consumer is None:
+            raise BrokerError("AuditClient is not started")
+        seen: dict[str, DriftEvent] = {}
+        status: AuditStatus | None = None
+        deadline = time.monotonic() + timeout_s
+        drain_until: float | None = None
+        audit_key = audit_id.encode()
+        while True:
+            now = time.monotonic()
+            if status is not None and (
+                drain_until is not None and now >= drain_until or len(seen) >= status.reported
+            ):
+                return status, list(seen.values())
+            if status is None and now >= deadline:
+                raise AuditTimeoutError([], timeout_s)
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for tp, messages in batch.items():
+                for message in messages:
+                    if tp.topic == self.names.dead_letter:
+                        self._check_rejected(audit_key, message.value)
+                    elif tp.topic == self.names.audit_status:
+                        found = self._status(message.value)
+                        if found is not None and found.audit_id == audit_id and status is None:
+                            status = found
+                            drain_until = time.monotonic() + 5.0
+                    else:
+                        event = self._event(message.value)
+                        if event is not None and event.audit_id == audit_id and event.device_id not in seen:
+                            seen[event.device_id] = event
+                            if on_event is not None:
+                                on_event(event)
+            await asyncio.sleep(0)
+
+    @staticmethod
+    def _status(value: bytes | None) -> AuditStatus | None:
+        try:
+            return AuditStatus.model_validate_json(value or b"")
+        except ValueError:
+            return None
 
     @staticmethod
     def _event(value: bytes | None) -> DriftEvent | None:

@@ -1,59 +1,59 @@
-"""Where agents send their output: a seam between the stage logic and Faust topics.
+"""Where stages send their output: a seam between the stage logic and the producer.
 
-Agents call :meth:`Outbox.send` with a topic name, so the stage handlers can
-be exercised with a recording outbox and no broker.
+:meth:`Outbox.send` returns only once the broker confirmed the message, so a
+stage that returned has nothing in doubt. The stage handlers can be exercised
+with a :class:`RecordingOutbox` and no broker.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from driftaudit.streams.topics import Topics
+from driftaudit.streams.delivery import ConfirmedProducer, MessageTooLargeError
 
-__all__ = ["FaustOutbox", "Outbox", "RecordingOutbox"]
+__all__ = ["KafkaOutbox", "Outbox", "RecordingOutbox"]
 
 
 class Outbox(Protocol):
     """Sends one raw message to one topic of the pipeline."""
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Queue the message for delivery (delivered before the source offset commits)."""
+        """Deliver the message; return once the broker confirmed it.
+
+        Raises:
+            MessageTooLargeError: too large for the topic (a smaller message may pass).
+            PermanentSendError: refused for another lasting reason.
+        """
         ...
 
 
-class FaustOutbox:
-    """Sends through the app's producer.
+class KafkaOutbox:
+    """Sends through the worker's :class:`ConfirmedProducer`."""
 
-    ``force=True`` hands the message to the producer at once instead of
-    attaching it to the current event, which Faust would publish only at the
-    next commit (seconds later). At-least-once still holds: Faust flushes the
-    producer before every offset commit, so a source offset is never committed
-    before what its handler sent is on the broker.
-    """
-
-    def __init__(self, topics: Topics) -> None:
-        self._topics = {
-            topics.names.audit_requests: topics.audit_requests,
-            topics.names.device_fetch: topics.device_fetch,
-            topics.names.device_configs: topics.device_configs,
-            topics.names.drift_events: topics.drift_events,
-            topics.names.dead_letter: topics.dead_letter,
-            topics.names.score_input: topics.score_input,
-        }
+    def __init__(self, producer: ConfirmedProducer) -> None:
+        self._producer = producer
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Queue the message on the producer."""
-        await self._topics[topic].send(key=key, value=value, force=True)
+        """Send and wait for the broker's acknowledgement."""
+        await self._producer.send(topic, key, value)
 
 
 class RecordingOutbox:
-    """Keeps what was sent, per topic, in memory (unit tests, dry runs)."""
+    """Keeps what was sent, per topic, in memory (unit tests, dry runs).
 
-    def __init__(self) -> None:
+    Args:
+        max_bytes: messages larger than this are refused like a broker would
+            (``MessageTooLargeError``); None accepts everything.
+    """
+
+    def __init__(self, *, max_bytes: int | None = None) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
+        self.max_bytes = max_bytes
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Record the message."""
+        """Record the message (or refuse it when it is over ``max_bytes``)."""
+        if self.max_bytes is not None and len(value) > self.max_bytes:
+            raise MessageTooLargeError(topic, len(value), ValueError("over max_bytes"))
         self.sent.append((topic, key, value))
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:

@@ -60,11 +60,15 @@ async def running(stream_app: StreamApp) -> AsyncIterator[StreamApp]:
     """Run the app's consumers, agents, timers and web server in this event loop."""
     app = stream_app.app
     await prepare_broker(stream_app.handlers.settings)
-    await app.start()
+    await stream_app.pipeline.start()
     try:
-        yield stream_app
+        await app.start()
+        try:
+            yield stream_app
+        finally:
+            await app.stop()
     finally:
-        await app.stop()
+        await stream_app.pipeline.stop()
 
 
 class _Closer(Service):
@@ -87,7 +91,9 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     the app's services bind the event loop current when they are built).
     """
     closer = _Closer(stream_app.handlers.deps)
-    worker = faust.Worker(stream_app.app, closer, loglevel=loglevel, redirect_stdouts=False)
+    worker = faust.Worker(
+        stream_app.app, stream_app.pipeline, closer, loglevel=loglevel, redirect_stdouts=False
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

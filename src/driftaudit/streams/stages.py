@@ -1,31 +1,38 @@
-"""What each agent does with one message: decode, validate, call the use case, emit.
+"""What each stage does with one message: decode, validate, call the use case, emit, confirmed.
 
-:class:`StageHandlers` holds the logic of the five stages, free of Faust, so it
-can be tested with a :class:`~driftaudit.streams.outbox.RecordingOutbox` and
-fakes of the ports. :mod:`driftaudit.streams.agents` wires it to topics.
+:class:`StageHandlers` holds the logic of the stages, free of Kafka, so it can
+be tested with a :class:`~driftaudit.streams.outbox.RecordingOutbox` and fakes
+of the ports; :mod:`driftaudit.streams.pipeline` runs each on its topic.
 
-Every handler either emits its output or a :class:`DeadLetter` (stage, reason,
-original bytes). :meth:`StageHandlers.guard` is the last line: any exception a
-handler lets out becomes a dead letter too, because an exception escaping a
-Faust agent kills its actor and quietly stalls the partition's commits.
+Every handler returns only once everything it emitted is confirmed by the
+broker (:meth:`Outbox.send` waits for the acknowledgement) and everything it
+wrote is stored: the runner acknowledges the input then, never before. An
+output the broker refuses as too large is cut to fit (a drift event loses
+its diff lines, with a note) or replaced (a config becomes an ``error``
+result); bad input, and any other failure, becomes a bounded
+:class:`DeadLetter` (stage, reason, a prefix of the original bytes with their
+size and sha256). Only a dead letter that cannot be sent at all lets an
+exception out, and then the runner keeps the input unacknowledged and retries.
+CPU-bound steps (redaction, normalize/mask/diff) run in worker threads, so
+one large config never stalls the other devices' reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
 
-from driftaudit.audit.fleet import outcome_from_error
+from driftaudit.audit.fleet import fetch_within
 from driftaudit.audit.pipeline import analyze_config, resolve_audit, to_device_config
-from driftaudit.domain.errors import DriftAuditError, FetchTimeoutError, InputError, InventoryError
+from driftaudit.domain.errors import DriftAuditError, InputError, InventoryError
 from driftaudit.domain.models import (
     AuditRequest,
-    DeadLetter,
+    AuditStatus,
     Device,
     DeviceConfig,
     DeviceFetchTask,
@@ -34,8 +41,11 @@ from driftaudit.domain.models import (
     FetchFailure,
     FetchOutcome,
 )
-from driftaudit.streams.codec import dead_letter, decode, encode
+from driftaudit.streams.codec import decode, encode
+from driftaudit.streams.completion import AuditProgress, AuditTracker
+from driftaudit.streams.delivery import MessageTooLargeError, PermanentSendError
 from driftaudit.streams.deps import StreamDeps
+from driftaudit.streams.fitting import bounded_dead_letter, fit_drift_event, fit_status, halve
 from driftaudit.streams.outbox import Outbox
 from driftaudit.streams.recorder import HistoryRecorder
 from driftaudit.streams.score import ScoreObservation
@@ -46,9 +56,6 @@ __all__ = ["RawMessage", "StageHandlers"]
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-#: how long a fetch cancelled at its deadline may take to unwind before the result goes out anyway
-_CANCEL_GRACE_S = 1.0
 
 #: (key, value) of one consumed message, as raw bytes.
 RawMessage = tuple[bytes | None, bytes | None]
@@ -69,10 +76,9 @@ class StageHandlers:
 
     Args:
         deps: the injected adapters and settings.
-        outbox: where emitted messages go.
-        recorder: the history writer, behind one thread.
-        fetch_slots: the worker-wide bound on fetches in flight (shared by every
-            actor of the fetch agent, whatever its concurrency).
+        outbox: where emitted messages go (``send`` returns once confirmed).
+        recorder: the buffered history writer.
+        fetch_slots: the worker-wide bound on fetches in flight.
     """
 
     def __init__(
@@ -88,27 +94,44 @@ class StageHandlers:
         self.outbox = outbox
         self.recorder = recorder
         self.fetch_slots = fetch_slots
+        self.tracker = AuditTracker(publish=self.publish_status, clock=deps.clock)
         self.in_flight = 0
         self.max_in_flight = 0
         self.dead_letters = 0
+        self.cut_events = 0
 
     # -- plumbing -------------------------------------------------------
 
     async def dead(
         self, stage: str, reason: str, topic: str, key: bytes | None, payload: bytes | None
     ) -> None:
-        """Send the original message to ``dead-letter`` with its stage and reason."""
+        """Send a bounded copy of the original message to ``dead-letter`` with its stage and reason.
+
+        Raises:
+            PermanentSendError: not even a dead letter without payload fits the topic.
+        """
+        budget: int | None = self.settings.dead_letter_payload_bytes
+        received_at = self.deps.clock()
+        while True:
+            letter = bounded_dead_letter(
+                stage=stage,
+                reason=reason,
+                topic=topic,
+                key=key,
+                payload=payload,
+                received_at=received_at,
+                max_payload_bytes=budget or 0,
+            )
+            try:
+                await self.outbox.send(self.names.dead_letter, key, encode(letter))
+            except MessageTooLargeError:
+                if not budget:
+                    raise
+                budget = halve(budget) or 0
+                continue
+            break
         self.dead_letters += 1
-        letter: DeadLetter = dead_letter(
-            stage=stage,
-            reason=reason,
-            topic=topic,
-            key=key,
-            payload=payload,
-            received_at=self.deps.clock(),
-        )
-        logger.warning("dead letter from %s (%s): %s", stage, topic, reason)
-        await self.outbox.send(self.names.dead_letter, key, encode(letter))
+        logger.warning("dead letter from %s (%s): %s", stage, topic, reason[:500])
 
     async def guard(
         self,
@@ -125,6 +148,9 @@ class StageHandlers:
             raise
         except InputError as exc:
             await self.dead(stage, str(exc), topic, key, payload)
+        except PermanentSendError as exc:
+            logger.error("stage %s: an output was refused for good: %s", stage, exc)
+            await self.dead(stage, f"output refused: {exc}", topic, key, payload)
         except Exception as exc:
             logger.exception("stage %s failed on a message of %s", stage, topic)
             await self.dead(stage, _reason(exc), topic, key, payload)
@@ -135,51 +161,52 @@ class StageHandlers:
     # -- split ------------------------------------------------------------
 
     async def split(self, key: bytes | None, payload: bytes | None) -> None:
-        """Audit request -> audit run (history) + one fetch task per device."""
+        """Audit request -> progress record, one fetch task per device, the audit run in history.
+
+        The fetch tasks go out before the run is stored, so a history outage
+        never holds an audit; the request is acknowledged only once both are done.
+        """
         request = self._decode(AuditRequest, payload)
         try:
             run, devices = resolve_audit(request, self.deps.inventory)  # InputError: matches nothing
         except InventoryError as exc:
             raise InputError(f"selector cannot be resolved: {exc}") from exc
-        await self.recorder.record_audit_run(run)
-        for device in devices:
-            task = DeviceFetchTask(
-                audit_id=request.audit_id, device=device, requested_at=request.requested_at
+        stored = asyncio.ensure_future(self.recorder.record_audit_run(run))
+        try:
+            opened = AuditProgress(
+                kind="opened",
+                audit_id=request.audit_id,
+                requested_at=request.requested_at,
+                deadline_at=self.deps.clock() + timedelta(seconds=self.settings.audit_deadline_s),
+                device_ids=tuple(d.device_id for d in devices),
             )
-            await self.outbox.send(self.names.device_fetch, device.device_id.encode(), encode(task))
+            # confirmed before any fetch task exists, so every report follows it in its partition
+            await self.outbox.send(self.names.audit_progress, request.audit_id.encode(), encode(opened))
+            tasks = [
+                self.outbox.send(
+                    self.names.device_fetch,
+                    device.device_id.encode(),
+                    encode(
+                        DeviceFetchTask(
+                            audit_id=request.audit_id, device=device, requested_at=request.requested_at
+                        )
+                    ),
+                )
+                for device in devices
+            ]
+            await asyncio.gather(*tasks)
+            await stored
+        finally:
+            if not stored.done():
+                stored.cancel()
 
     # -- fetch --------------------------------------------------------------
 
     async def fetch_outcome(self, device: Device) -> FetchOutcome:
-        """Fetch one device within the total timeout; every failure is a result, never an exception.
-
-        The deadline is enforced from outside the fetch (``asyncio.wait`` on a
-        task, then a cancel): a fetcher that mishandles cancellation can delay
-        its own clean-up, but never this device's result, and so never the audit.
-        """
-        started = time.perf_counter()
-        total = self.settings.total_timeout_s
-        fetch = asyncio.ensure_future(self.deps.client.fetch_device_config(device))
-        try:
-            done, _ = await asyncio.wait({fetch}, timeout=total)
-        except asyncio.CancelledError:
-            fetch.cancel()
-            raise
-        exc: BaseException | None
-        if done:
-            exc = fetch.exception()
-            if exc is None:
-                return fetch.result()
-        else:
-            fetch.cancel()
-            await asyncio.wait({fetch}, timeout=_CANCEL_GRACE_S)
-            if not fetch.done():
-                logger.warning(
-                    "fetch of %s ignored its cancellation after the total timeout", device.device_id
-                )
-            exc = FetchTimeoutError(device.device_id, f"total timeout of {total:g}s expired")
-        fetch_ms = (time.perf_counter() - started) * 1000.0
-        return outcome_from_error(device.device_id, exc, now=self.deps.clock, fetch_ms=fetch_ms)
+        """Fetch one device within the total timeout (the one fetch path of ``audit.fleet``)."""
+        return await fetch_within(
+            device, self.deps.client, timeout_s=self.settings.total_timeout_s, now=self.deps.clock
+        )
 
     async def fetch(self, key: bytes | None, payload: bytes | None) -> None:
         """Fetch task -> device config (secrets redacted) or failure."""
@@ -191,17 +218,24 @@ class StageHandlers:
                 outcome = await self.fetch_outcome(task.device)
             finally:
                 self.in_flight -= 1
-        config = to_device_config(
+        config = await asyncio.to_thread(
+            to_device_config,
             outcome,
             audit_id=task.audit_id,
             device=task.device,
             requested_at=task.requested_at,
             registry=self.deps.registry,
         )
-        payload = encode(config)
-        if len(payload) > self.settings.max_message_bytes:
-            payload = encode(self._too_large(config, len(payload)))
-        await self.outbox.send(self.names.device_configs, task.device.device_id.encode(), payload)
+        value = encode(config)
+        if len(value) > self.settings.max_message_bytes:
+            value = encode(self._too_large(config, len(value)))
+        key = task.device.device_id.encode()
+        try:
+            await self.outbox.send(self.names.device_configs, key, value)
+        except MessageTooLargeError:
+            await self.outbox.send(
+                self.names.device_configs, key, encode(self._too_large(config, len(value)))
+            )
 
     def _too_large(self, config: DeviceConfig, size: int) -> DeviceConfig:
         """The config as an ``error`` result: its message would be refused downstream."""
@@ -209,7 +243,7 @@ class StageHandlers:
         failure = FetchFailure(
             device_id=config.device.device_id,
             status=DeviceStatus.ERROR,
-            reason=f"config message of {size} bytes exceeds max_message_bytes={limit}",
+            reason=f"config message of {size} bytes exceeds the topic's limit (max_message_bytes={limit})",
             error_type="ConfigTooLargeError",
             timestamp=config.fetched_at,
             fetch_ms=config.fetch_ms,
@@ -219,26 +253,47 @@ class StageHandlers:
     # -- analyze --------------------------------------------------------------
 
     async def analyze(self, key: bytes | None, payload: bytes | None) -> None:
-        """Device config -> drift event (normalize, mask, diff: the shared use case)."""
+        """Device config -> drift event (normalize, mask, diff: the shared use case, in a thread)."""
         config = self._decode(DeviceConfig, payload)
-        event = analyze_config(config, intended=self.deps.intended, registry=self.deps.registry)
-        await self.outbox.send(self.names.drift_events, config.device.device_id.encode(), encode(event))
+        event = await asyncio.to_thread(
+            analyze_config, config, intended=self.deps.intended, registry=self.deps.registry
+        )
+        await self.send_event(event)
 
-    # -- history sink and score routing ------------------------------------------
-
-    async def record(self, batch: Sequence[RawMessage]) -> int:
-        """Store a batch of drift events; invalid ones go to dead-letter. Returns rows written."""
-        events: list[DriftEvent] = []
-        for key, payload in batch:
+    async def send_event(self, event: DriftEvent) -> None:
+        """Send a drift event, cut to fit (never dropped) when it is too large for the topic."""
+        budget: int | None = self.settings.max_message_bytes
+        key = event.device_id.encode()
+        while True:
+            assert budget is not None
+            fitted = fit_drift_event(event, budget)
             try:
-                events.append(self._decode(DriftEvent, payload))
-            except InputError as exc:
-                await self.dead("record", str(exc), self.names.drift_events, key, payload)
-        await self.recorder.write_events(events)
-        return len(events)
+                await self.outbox.send(self.names.drift_events, key, encode(fitted))
+            except MessageTooLargeError:
+                budget = halve(budget)
+                if budget is None:
+                    raise
+                continue
+            if fitted is not event:
+                self.cut_events += 1
+                logger.warning(
+                    "drift event of %s in %s %s", event.device_id, event.audit_id, fitted.truncated
+                )
+            return
 
-    async def route_score(self, key: bytes | None, payload: bytes | None) -> None:
-        """Drift event -> score observation keyed by tenant.
+    # -- history sink, score routing, audit completion ------------------------------
+
+    async def record(self, key: bytes | None, payload: bytes | None) -> None:
+        """Store one drift event (returns once stored); an invalid one goes to dead-letter."""
+        try:
+            event = self._decode(DriftEvent, payload)
+        except InputError as exc:
+            await self.dead("record", str(exc), self.names.drift_events, key, payload)
+            return
+        await self.recorder.write_events([event])
+
+    async def report(self, key: bytes | None, payload: bytes | None) -> None:
+        """Drift event -> score observation keyed by tenant, and a progress record keyed by audit.
 
         An invalid drift event is dead-lettered by the history sink, which
         reads the same topic; here it is only skipped.
@@ -248,4 +303,34 @@ class StageHandlers:
         except InputError:
             return
         observation = ScoreObservation.of(event)
-        await self.outbox.send(self.names.score_input, observation.routing_key(), encode(observation))
+        reported = AuditProgress(
+            kind="reported", audit_id=event.audit_id, device_id=event.device_id, status=event.status
+        )
+        await asyncio.gather(
+            self.outbox.send(self.names.score_input, observation.routing_key(), encode(observation)),
+            self.outbox.send(self.names.audit_progress, event.audit_id.encode(), encode(reported)),
+        )
+
+    async def track(self, key: bytes | None, payload: bytes | None) -> None:
+        """Progress record -> the audit tracker (an ``opened`` one returns when its audit closed)."""
+        try:
+            progress = self._decode(AuditProgress, payload)
+        except InputError as exc:
+            await self.dead("track", str(exc), self.names.audit_progress, key, payload)
+            return
+        await self.tracker.handle(progress)
+
+    async def publish_status(self, status: AuditStatus) -> None:
+        """Send an audit's status record, its missing list cut to fit when needed."""
+        budget: int | None = self.settings.max_message_bytes
+        while True:
+            assert budget is not None
+            fitted = fit_status(status, budget)
+            try:
+                await self.outbox.send(self.names.audit_status, status.audit_id.encode(), encode(fitted))
+            except MessageTooLargeError:
+                budget = halve(budget)
+                if budget is None:
+                    raise
+                continue
+            return

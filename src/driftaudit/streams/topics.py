@@ -58,6 +58,16 @@ class TopicNames:
         """Internal: score observations re-keyed by tenant."""
         return f"{self.prefix}score-input"
 
+    @property
+    def audit_status(self) -> str:
+        """How each audit ended: devices expected, reported, missing, counts, score (key: audit_id)."""
+        return f"{self.prefix}audit-status"
+
+    @property
+    def audit_progress(self) -> str:
+        """Internal: audit opened / device reported records, keyed by audit_id."""
+        return f"{self.prefix}audit-progress"
+
     def all(self) -> tuple[str, ...]:
         """Every topic name, public ones first."""
         return (
@@ -67,6 +77,8 @@ class TopicNames:
             self.drift_events,
             self.dead_letter,
             self.score_input,
+            self.audit_status,
+            self.audit_progress,
         )
 
 
