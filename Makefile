@@ -39,6 +39,10 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(PY) -m pytest -m bench -s -p no:randomly tests/performance
 
+.PHONY: soak
+soak: $(STAMP) ## Repeat the chaos run on Apache Kafka (DRIFTAUDIT_SOAK_RUNS, default 20) and print the tally
+	$(PY) -m pytest -m soak -s -p no:randomly --timeout 0 tests/integration/test_streams_chaos.py
+
 .PHONY: kafka
 kafka: $(STAMP) ## Start a single-node Apache Kafka 3.9 (KRaft) in the foreground
 	$(PY) deploy/kafka/launcher.py
