@@ -5,7 +5,7 @@ stage      reads               emits (confirmed before the input is acked)   in 
 =========  ==================  ============================================  =========
 split      audit-requests      audit-progress (opened), device-fetch; run     4
 fetch      device-fetch        device-configs                                 2 x batch
-analyze    device-configs      drift-events                                   16
+analyze    device-configs      drift-events                                   64
 record     drift-events        history (buffered, stored before the ack)      2 x batch
 report     drift-events        score-input, audit-progress (reported)         256
 track      audit-progress      audit-status                                   10000
@@ -80,7 +80,7 @@ def stage_specs(handlers: StageHandlers) -> list[StageSpec]:
             "analyze",
             names.device_configs,
             guarded("analyze", names.device_configs, handlers.analyze),
-            16,
+            64,
         ),
         StageSpec("record", names.drift_events, handlers.record, max(2, settings.history_batch_size * 2)),
         StageSpec("report", names.drift_events, handlers.report, 256),
@@ -127,6 +127,8 @@ class PipelineService(Service):
         await self.recorder.start()
         self._deadlines = asyncio.create_task(self.handlers.tracker.run_deadlines())
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))
+        # ready means joined: the first assignment comes after the group's initial rebalance delay
+        await asyncio.gather(*(runner.wait_assigned(30.0) for runner in self.runners.values()))
         logger.info("pipeline stages started: %s", ", ".join(self.runners))
 
     async def on_stop(self) -> None:

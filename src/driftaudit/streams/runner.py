@@ -113,6 +113,7 @@ class StageRunner:
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._room = asyncio.Event()
+        self._assigned = asyncio.Event()
         self.in_flight = 0
         self.handled = 0
         self.failures = 0
@@ -154,6 +155,14 @@ class StageRunner:
             asyncio.create_task(self._commit_every(), name=f"driftaudit.{self.spec.name}.commit"),
         ]
 
+    async def wait_assigned(self, timeout_s: float) -> bool:
+        """Wait for the first assignment (possibly empty); False when it did not come in time."""
+        try:
+            await asyncio.wait_for(self._assigned.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
     async def stop(self) -> None:
         """Stop reading, let in-flight messages finish (within the grace), commit, leave the group."""
         for loop in self._loops:
@@ -177,6 +186,7 @@ class StageRunner:
         consumer = self._consumer
         assert consumer is not None
         self.assignments += 1
+        self._assigned.set()
         for tp in sorted(assigned):
             committed = await consumer.committed(tp)
             if committed is None:
