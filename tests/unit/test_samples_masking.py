@@ -274,3 +274,18 @@ def test_real_change_pairs_keep_exactly_their_changes() -> None:
 def test_samples_path_is_the_shared_folder() -> None:
     assert SAMPLES.name == "samples"
     assert (SAMPLES / "SOURCES.md").is_file()
+
+
+@pytest.mark.parametrize(("label", "platform", "text"), CONFIG_SET, ids=IDS)
+def test_every_line_masks_idempotently_on_both_paths(label: str, platform: Platform, text: str) -> None:
+    """mask(mask(x)) == mask(x) == mask(redact(x)) for each line alone, as the issue asks."""
+    compiled = REGISTRY.for_platform(platform)
+    broken = []
+    for line in text.splitlines():
+        masked = mask_content(line, compiled)
+        if (
+            mask_content(masked, compiled) != masked
+            or mask_content(redact_secrets(line, compiled), compiled) != masked
+        ):
+            broken.append(line)
+    assert broken == []
