@@ -20,7 +20,7 @@ from driftaudit.domain.masking import MaskingRegistry, mask_content, redact_secr
 from driftaudit.domain.models import PatternKind, Platform
 from driftaudit.domain.normalize import ConfigNormalizer
 from driftaudit.domain.packs import BUILTIN_PATTERNS, patterns_for
-from tests.samples_path import CONFIGS, ENVELOPES, PAIRS, SAMPLES
+from tests.samples_path import CONFIGS, CORPUS, ENVELOPES, PAIRS, SAMPLES
 
 KEY = b"samples-test-key"
 REGISTRY = MaskingRegistry.builtin(key=KEY)
@@ -30,7 +30,10 @@ NORMALIZER = ConfigNormalizer()
 def _real_configs() -> list[tuple[str, Platform, str]]:
     """(label, platform, text) for every config in configs/ and pairs/, plus the configs inside envelopes."""
     found: list[tuple[str, Platform, str]] = []
-    for path in sorted(p for folder in (CONFIGS, PAIRS) for p in folder.rglob("*") if p.is_file()):
+    platforms = {platform.value for platform in Platform}
+    for path in sorted(p for folder in (CONFIGS, PAIRS, CORPUS) for p in folder.rglob("*") if p.is_file()):
+        if path.parent.name not in platforms:
+            continue
         platform = Platform(path.parent.name)
         if path.suffix == ".yaml":
             session = yaml.safe_load(path.read_text())
