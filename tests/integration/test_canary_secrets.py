@@ -6,7 +6,8 @@ TACACS key, Junos ``plain-text-password-value``, an ASA enable password) in its
 running config and its intended config. After a whole audit through the
 stream topology, none of them (nor the type 7 plaintext) may appear in: any
 topic's keys or values, any history table, the worker's web views, the HTTP
-API's responses, the CLI's history output, or the log records of every logger
+API's responses (a pre-flight of the whole fleet, the score, every device's
+history), the CLI's history output, or the log records of every logger
 at DEBUG (Faust's and aiokafka's included).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from driftaudit.adapters.history.clickhouse import chdb_dsn
@@ -64,6 +66,28 @@ def debug_log() -> Iterator[_Everything]:
         root.removeHandler(handler)
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+async def _api_hits(settings: Settings, fleet: FleetUnderTest) -> list[str]:
+    """Every response of the HTTP API: a pre-flight of the whole fleet, the score, each history."""
+    from driftaudit.cli.api_cmd import build_api
+
+    app = build_api(settings.model_copy(update={"api_token": SecretStr("canary-api-token")}))
+    auth = {"Authorization": "Bearer canary-api-token"}
+    hits: list[str] = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60.0) as http:
+            devices = [device.device_id for device in fleet.devices]
+            checked = await http.post("/v1/preflight", json={"devices": devices}, headers=auth)
+            assert checked.status_code == 200, checked.text
+            assert len(checked.json()["results"]) == len(devices)
+            hits += _hits("api /v1/preflight", checked.text)
+            hits += _hits("api /v1/fleet/score", (await http.get("/v1/fleet/score", headers=auth)).text)
+            for device_id in devices:
+                path = f"/v1/devices/{device_id}/history"
+                hits += _hits(f"api {path}", (await http.get(path, headers=auth)).text)
+    return hits
 
 
 def _hits(channel: str, text: str) -> list[str]:
@@ -129,13 +153,17 @@ async def test_no_canary_secret_in_any_channel(
     finally:
         history.close()
 
+    hits += await _api_hits(settings, small_fleet)
+
     from driftaudit.cli import app as cli_app
 
     runner = CliRunner()
     env = {key: str(value) for key, value in small_fleet.env.items()}
     env["DRIFTAUDIT_CLICKHOUSE_DSN"] = chdb_dsn(tmp_path / "history")
     for device in small_fleet.devices:
-        result = runner.invoke(cli_app, ["history", "device", device.device_id, "--json"], env=env)
+        result = runner.invoke(cli_app, ["history", "device", device.device_id, "--json", "--diff"], env=env)
+        assert result.exit_code == 0, result.output
+        assert request.audit_id in result.output, "the CLI showed nothing of the audit"
         hits += _hits(f"cli history device {device.device_id}", result.output)
 
     log_text = "\n".join(debug_log.texts)
