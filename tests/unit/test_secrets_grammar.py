@@ -129,7 +129,8 @@ CASES = [
     (Platform.ASA, "enable password 8Ry2YjIyt7RRXU24 encrypted", ["8Ry2YjIyt7RRXU24"], ["> encrypted"]),
     (
         Platform.NXOS,
-        "snmp-server user ops network-admin auth md5 0x0f1e2d3c4b5a69788796a5b4c3d2e1f0 priv aes-128 PrivNx localizedkey",
+        "snmp-server user ops network-admin auth md5 0x0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        " priv aes-128 PrivNx localizedkey",
         ["0x0f1e2d3c4b5a69788796a5b4c3d2e1f0", "PrivNx"],
         ["auth md5 <secret:", "priv aes-128 <secret:", "> localizedkey"],
     ),
@@ -151,7 +152,8 @@ CASES = [
     (Platform.JUNOS_SET, "set policy-options community C1 members 65000:1", [], ["community C1 members"]),
     (
         Platform.JUNOS_SET,
-        'set security authentication-key-chains key-chain K key 0 secret "KcSecret" start-time 2024-01-01.00:00',
+        "set security authentication-key-chains key-chain K key 0"
+        ' secret "KcSecret" start-time 2024-01-01.00:00',
         ["KcSecret"],
         ["key-chain K key 0 secret"],
     ),
