@@ -12,3 +12,7 @@ ENVELOPES = SAMPLES / "envelopes"
 def sample_files(folder: Path) -> list[Path]:
     """Every sample file under ``folder``, sorted, so test ids are stable."""
     return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+#: Real configs added by the masking work (tests/corpus, sources in its SOURCES.md).
+CORPUS = REPO_ROOT / "tests" / "corpus"

@@ -358,3 +358,107 @@ def test_a_changed_secret_is_still_drift(
     assert secret not in masked_before
     assert other not in masked_after
     assert not calculate_diff(after, before, compiled, platform=platform).compliant
+
+
+# -- secret forms: every keyword, marker and position of the vendor grammar ------------------------
+
+CISCO_FAMILY = [Platform.IOS, Platform.NXOS, Platform.IOSXR, Platform.EOS, Platform.ASA]
+JUNOS_FAMILY = [Platform.JUNOS_SET, Platform.JUNOS]
+CISCO_MARKERS = ["", "0 ", "5 ", "6 ", "7 ", "8 ", "9 ", "encrypted ", "clear ", "sha512 "]
+#: (family, line template): {m} an encryption-type marker (or none), {v} the secret value.
+SECRET_FORMS: list[tuple[list[Platform], str]] = [
+    (CISCO_FAMILY, "enable secret {m}{v}"),
+    (CISCO_FAMILY, "enable password {m}{v}"),
+    (CISCO_FAMILY, "enable secret level 15 {m}{v}"),
+    (CISCO_FAMILY, "username u1 privilege 15 password {m}{v}"),
+    (CISCO_FAMILY, "username u1 secret {m}{v}"),
+    (CISCO_FAMILY, "password {m}{v}"),
+    (CISCO_FAMILY, "secret {m}{v}"),
+    (CISCO_FAMILY, "neighbor 192.0.2.1 password {m}{v}"),
+    (CISCO_FAMILY, "ip ftp password {m}{v}"),
+    (CISCO_FAMILY, "ppp pap sent-username u2 password {m}{v}"),
+    (CISCO_FAMILY, "ppp chap password {m}{v}"),
+    (CISCO_FAMILY, "key-string {m}{v}"),
+    (CISCO_FAMILY, "key-string password {v}"),
+    (CISCO_FAMILY, "tacacs-server key {m}{v}"),
+    (CISCO_FAMILY, "radius-server host 192.0.2.2 auth-port 1645 key {m}{v}"),
+    (CISCO_FAMILY, "server-private 192.0.2.3 key {m}{v}"),
+    (CISCO_FAMILY, "crypto isakmp key {m}{v} address 192.0.2.4"),
+    (CISCO_FAMILY, "pre-shared-key address 192.0.2.5 key {m}{v}"),
+    (CISCO_FAMILY, "shared-key {m}{v}"),
+    (CISCO_FAMILY, "ip ospf authentication-key {m}{v}"),
+    (CISCO_FAMILY, "ip ospf message-digest-key 1 md5 {m}{v}"),
+    (CISCO_FAMILY, "message-digest-key 20 md5 {m}{v}"),
+    (CISCO_FAMILY, "ntp authentication-key 1 md5 {m}{v}"),
+    (CISCO_FAMILY, "ntp authentication-key 1 md5 {v} 7"),
+    (CISCO_FAMILY, "standby 1 authentication md5 key-string {m}{v}"),
+    (CISCO_FAMILY, "snmp-server community {v} RO"),
+    (CISCO_FAMILY, "snmp-server community {m}{v} group network-operator"),
+    (CISCO_FAMILY, "snmp-server host 192.0.2.6 {v}"),
+    (CISCO_FAMILY, "snmp-server host 192.0.2.6 traps version 2c {m}{v}"),
+    (CISCO_FAMILY, "snmp-server host 192.0.2.6 vrf MGMT informs version 2c {m}{v} udp-port 162"),
+    (CISCO_FAMILY, "snmp-server user u3 g3 v3 auth sha {m}{v}"),
+    (CISCO_FAMILY, "snmp-server user u3 g3 v3 auth md5 {m}{v} priv aes 128 {m}{v}"),
+    (CISCO_FAMILY, "snmp-server user u3 g3 v3 auth sha {m}{v} priv des {m}{v}"),
+    (CISCO_FAMILY, "snmp-server user u3 network-admin auth md5 {v} priv {v} localizedkey"),
+    (CISCO_FAMILY, "passwd {v} encrypted"),
+    (CISCO_FAMILY, "aaa root secret {m}{v}"),
+    (JUNOS_FAMILY, 'set system root-authentication encrypted-password "{v}"'),
+    (JUNOS_FAMILY, "set system login user u4 authentication plain-text-password-value {v}"),
+    (JUNOS_FAMILY, 'set system radius-server 192.0.2.7 secret "{v}"'),
+    (JUNOS_FAMILY, "set system tacplus-server 192.0.2.8 secret {v}"),
+    (JUNOS_FAMILY, 'set protocols bgp group G authentication-key "{v}"'),
+    (JUNOS_FAMILY, 'set security ike policy P pre-shared-key ascii-text "{v}"'),
+    (JUNOS_FAMILY, "set snmp community {v} authorization read-only"),
+    (JUNOS_FAMILY, 'set snmp v3 usm local-engine user u5 authentication-sha authentication-key "{v}"'),
+    (JUNOS_FAMILY, 'set snmp v3 usm local-engine user u5 privacy-aes128 privacy-key "{v}"'),
+    (JUNOS_FAMILY, 'set security authentication-key-chains key-chain K key 0 secret "{v}"'),
+    (JUNOS_FAMILY, 'set system ntp authentication-key 1 type md5 value "{v}"'),
+    (JUNOS_FAMILY, '    encrypted-password "{v}"; ## SECRET-DATA'),
+    (JUNOS_FAMILY, "    community {v} {{"),
+    (JUNOS_FAMILY, '        simple-password "{v}";'),
+]
+secret_value = st.one_of(
+    st.text(alphabet="abcdefXYZ0123456789!@%^&*()_+-=./,:", min_size=8, max_size=24).filter(
+        lambda value: not value.isdigit()
+    ),
+    st.builds(
+        lambda salt, body: f"$1${salt}${body}",
+        st.text(SALT, min_size=4, max_size=8),
+        st.text(SALT, min_size=8, max_size=22),
+    ),
+    st.builds(lambda salt: f"{salt:02d}" + "0A1B2C3D4E5F", st.integers(0, 15)),
+)
+
+
+@settings(max_examples=300)
+@given(
+    form=st.sampled_from(SECRET_FORMS),
+    data=st.data(),
+    indent=st.sampled_from(["", " ", "  ", "   ", "\t"]),
+    values=st.lists(secret_value, min_size=2, max_size=2, unique=True),
+)
+def test_secret_forms_mask_idempotently_on_both_paths(
+    form: tuple[list[Platform], str], data: st.DataObject, indent: str, values: list[str]
+) -> None:
+    """mask(mask(x)) == mask(x) == mask(redact(x)), and the value is gone, for every secret form."""
+    platforms, template = form
+    platform = data.draw(st.sampled_from(platforms))
+    markers = CISCO_MARKERS if platforms is CISCO_FAMILY else [""]
+    marker = data.draw(st.sampled_from(markers))
+    body = template.replace("{m}", marker, 1).replace("{m}", data.draw(st.sampled_from(markers)))
+    first, second = body.split("{v}", 1) if "{v}" in body else (body, "")
+    line = indent + first + values[0] + (second.replace("{v}", values[1]) if second else "")
+    line = line.replace("{{", "{")
+    if platform is Platform.JUNOS and line.lstrip().startswith("set "):
+        line = line.lstrip()
+    text = line + "\n"
+    compiled = STRICT.for_platform(platform)
+    masked = mask_content(text, compiled)
+    redacted = redact_secrets(text, compiled)
+    assert mask_content(masked, compiled) == masked
+    assert redact_secrets(redacted, compiled) == redacted
+    assert mask_content(redacted, compiled) == masked
+    for value in values[: template.count("{v}")]:
+        assert value not in masked, (line, masked)
+        assert value not in redacted

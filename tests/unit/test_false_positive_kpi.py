@@ -28,7 +28,7 @@ import pytest
 from driftaudit.domain.diff import calculate_diff
 from driftaudit.domain.masking import CompiledPatterns, MaskingRegistry, mask_content
 from driftaudit.domain.models import DriftReport, Platform
-from tests.samples_path import CONFIGS, PAIRS, sample_files
+from tests.samples_path import CONFIGS, CORPUS, PAIRS, sample_files
 
 KEY = b"kpi-fingerprint-key-0123456789ab"
 REFETCH_PAIRS_PER_CONFIG = 3
@@ -50,7 +50,7 @@ class Sample:
 
 def corpus() -> list[Sample]:
     samples = []
-    for folder in (CONFIGS, PAIRS):
+    for folder in (CONFIGS, PAIRS, CORPUS):
         for path in sample_files(folder):
             platform = PLATFORMS.get(path.parent.name)
             if platform is None or path.suffix in {".yaml", ".json", ".xml"}:
@@ -237,8 +237,13 @@ def _candidates(text: str, patterns: CompiledPatterns, platform: Platform) -> li
     """Configuration lines that masking leaves untouched (changing them must be drift)."""
     masked = set(mask_content(text, patterns).split("\n"))
     out = []
+    in_banner = False
     for index, line in enumerate(text.split("\n")):
         stripped = line.strip()
+        if in_banner or (stripped.startswith("banner ") and stripped.count("^C") == 1):
+            # a banner body is text shown as it is, not a configuration line to change
+            in_banner = not (in_banner and "^C" in stripped) if in_banner else True
+            continue
         if not stripped or stripped[0] in "!#:" or line not in masked:
             continue
         if re.fullmatch(r"end|exit(?:-\S+)?|quit|\^C|\^|EOF|[{}]", stripped) or "^C" in stripped:

@@ -12,6 +12,7 @@ import pytest
 
 from driftaudit.domain.errors import MaskingPatternError
 from driftaudit.domain.masking import (
+    GRAMMAR_RULE,
     TOKEN_PATTERN,
     MaskingRegistry,
     mask_content,
@@ -117,7 +118,7 @@ def test_counts_per_pattern() -> None:
         "!Time: Sun Aug  6 16:43:18 2017\nsnmp-server community a group x\nsnmp-server community b group y\n"
     )
     masked, counts = mask_with_counts(text, compiled)
-    assert counts == {"nxos-eos-time": 1, "cisco-snmp-community": 2}
+    assert counts == {"nxos-eos-time": 1, "secret-grammar": 2}
     assert masked.count("<secret:") == 2
 
 
@@ -127,10 +128,11 @@ def test_platform_selection() -> None:
     assert "<volatile:asa-cryptochecksum>" in mask_content(line, registry.for_platform(Platform.ASA))
     assert mask_content(line, registry.for_platform(Platform.JUNOS)) == line
     assert "<volatile:asa-cryptochecksum>" in mask_content(line, registry.for_platform(None))
-    everywhere = {p.name for p in BUILTIN_PATTERNS}
+    everywhere = {GRAMMAR_RULE, *(p.name for p in BUILTIN_PATTERNS)}
     assert set(registry.for_platform(None).names) == everywhere
     for platform in Platform:
-        assert set(registry.for_platform(platform).names) == {p.name for p in patterns_for(platform)}
+        expected = {GRAMMAR_RULE, *(p.name for p in patterns_for(platform))}
+        assert set(registry.for_platform(platform).names) == expected
         assert registry.for_platform(platform) is registry.for_platform(platform)
 
 

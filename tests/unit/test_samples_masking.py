@@ -20,7 +20,7 @@ from driftaudit.domain.masking import MaskingRegistry, mask_content, redact_secr
 from driftaudit.domain.models import PatternKind, Platform
 from driftaudit.domain.normalize import ConfigNormalizer
 from driftaudit.domain.packs import BUILTIN_PATTERNS, patterns_for
-from tests.samples_path import CONFIGS, ENVELOPES, PAIRS, SAMPLES
+from tests.samples_path import CONFIGS, CORPUS, ENVELOPES, PAIRS, SAMPLES
 
 KEY = b"samples-test-key"
 REGISTRY = MaskingRegistry.builtin(key=KEY)
@@ -30,7 +30,10 @@ NORMALIZER = ConfigNormalizer()
 def _real_configs() -> list[tuple[str, Platform, str]]:
     """(label, platform, text) for every config in configs/ and pairs/, plus the configs inside envelopes."""
     found: list[tuple[str, Platform, str]] = []
-    for path in sorted(p for folder in (CONFIGS, PAIRS) for p in folder.rglob("*") if p.is_file()):
+    platforms = {platform.value for platform in Platform}
+    for path in sorted(p for folder in (CONFIGS, PAIRS, CORPUS) for p in folder.rglob("*") if p.is_file()):
+        if path.parent.name not in platforms:
+            continue
         platform = Platform(path.parent.name)
         if path.suffix == ".yaml":
             session = yaml.safe_load(path.read_text())
@@ -274,3 +277,18 @@ def test_real_change_pairs_keep_exactly_their_changes() -> None:
 def test_samples_path_is_the_shared_folder() -> None:
     assert SAMPLES.name == "samples"
     assert (SAMPLES / "SOURCES.md").is_file()
+
+
+@pytest.mark.parametrize(("label", "platform", "text"), CONFIG_SET, ids=IDS)
+def test_every_line_masks_idempotently_on_both_paths(label: str, platform: Platform, text: str) -> None:
+    """mask(mask(x)) == mask(x) == mask(redact(x)) for each line alone, as the issue asks."""
+    compiled = REGISTRY.for_platform(platform)
+    broken = []
+    for line in text.splitlines():
+        masked = mask_content(line, compiled)
+        if (
+            mask_content(masked, compiled) != masked
+            or mask_content(redact_secrets(line, compiled), compiled) != masked
+        ):
+            broken.append(line)
+    assert broken == []

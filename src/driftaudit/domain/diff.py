@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from driftaudit.domain.masking import CompiledPatterns, mask_with_counts
 from driftaudit.domain.models import ChangeType, DriftLine, DriftReport, Platform
+from driftaudit.domain.prune import prune_shared_blocks
 from driftaudit.domain.sections import (
     ConfigShape,
     JunosStatement,
@@ -152,6 +153,7 @@ def _structural_diff(
         _compare_junos(parse_junos(actual, shape_actual), parse_junos(intended, shape_intended), rules, out)
     else:
         leaders = rules.comment_leaders
+        actual, intended = prune_shared_blocks(actual, intended, rules)
         _compare_children(
             parse_indented(actual, leaders), parse_indented(intended, leaders), (), rules, out, ordered=False
         )

@@ -20,6 +20,10 @@ Matching rules a pattern author must know:
   decoded first, so the same password re-encoded with a new salt keeps its
   fingerprint (see :mod:`driftaudit.domain.reversible`). With ``ignore_changes`` it becomes the constant
   ``<secret:ignored:NAME>`` instead.
+* Secrets by vendor grammar come first (:mod:`driftaudit.domain.secrets_grammar`:
+  the value after a secret keyword, its encryption-type marker kept; a value
+  after ``7`` or ``encrypted`` is decoded as type 7 before fingerprinting),
+  then the secret patterns, then the volatile ones.
 * Secrets are masked before volatiles, so :func:`redact_secrets` is exactly the
   first half of :func:`mask_content` and masking redacted text gives the same
   result as masking the original.
@@ -41,8 +45,10 @@ import re2
 from driftaudit.domain.errors import MaskingPatternError
 from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
 from driftaudit.domain.reversible import decode_cisco7, decode_junos9
+from driftaudit.domain.secrets_grammar import SecretGrammar, grammar_for
 
 __all__ = [
+    "GRAMMAR_RULE",
     "TOKEN_PATTERN",
     "CompiledPatterns",
     "MaskingRegistry",
@@ -58,6 +64,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _FINGERPRINT_HEX = 12
 _TYPE7_MARKER = re.compile(r"(?:^|\s)7[ \t]+$")
 _TOKEN_MAX = 96  # longest token: "<secret:ignored:" + a 64-character name + ">"
+#: The name the vendor secret grammar's spans are counted under in ``mask_counts``.
+GRAMMAR_RULE = "secret-grammar"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +106,13 @@ class CompiledPatterns:
     key: bytes = field(repr=False)
     _secret_set: Any = field(repr=False)
     _volatile_set: Any = field(repr=False)
+    grammar: SecretGrammar | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Pattern names in the order they are applied (secrets first)."""
-        return tuple(rule.name for rule in (*self.secrets, *self.volatiles))
+        """Pattern names in the order they are applied (the grammar, secrets, then volatiles)."""
+        first = (GRAMMAR_RULE,) if self.grammar is not None else ()
+        return (*first, *(rule.name for rule in (*self.secrets, *self.volatiles)))
 
 
 def _compile_rule(pattern: MaskingPattern) -> tuple[_Rule, str]:
@@ -132,10 +142,11 @@ class MaskingRegistry:
     immutable :class:`CompiledPatterns` that are safe to share between threads.
     """
 
-    def __init__(self, patterns: Iterable[MaskingPattern], *, key: bytes) -> None:
+    def __init__(self, patterns: Iterable[MaskingPattern], *, key: bytes, grammar: bool = False) -> None:
         if not isinstance(key, bytes) or not key:
             raise MaskingPatternError("the masking key must be non-empty bytes")
         self._key = key
+        self._grammar = grammar
         self._patterns: tuple[MaskingPattern, ...] = tuple(patterns)
         self._rules: list[tuple[MaskingPattern, _Rule]] = []
         self._sources: dict[str, str] = {}
@@ -149,7 +160,7 @@ class MaskingRegistry:
 
     @classmethod
     def builtin(cls, *, key: bytes, extra: Iterable[MaskingPattern] = ()) -> MaskingRegistry:
-        """The built-in packs plus ``extra``.
+        """The vendor secret grammar, the built-in packs plus ``extra``.
 
         An extra pattern named like a built-in replaces it in place (same
         position in the order patterns are applied); the others come last.
@@ -161,7 +172,7 @@ class MaskingRegistry:
         overrides = {pattern.name: pattern for pattern in extras if pattern.name in builtin_names}
         merged = [overrides.get(pattern.name, pattern) for pattern in BUILTIN_PATTERNS]
         merged.extend(pattern for pattern in extras if pattern.name not in builtin_names)
-        return cls(merged, key=key)
+        return cls(merged, key=key, grammar=True)
 
     @property
     def patterns(self) -> tuple[MaskingPattern, ...]:
@@ -187,6 +198,7 @@ class MaskingRegistry:
             key=self._key,
             _secret_set=_compile_set(secrets, self._sources),
             _volatile_set=_compile_set(volatiles, self._sources),
+            grammar=grammar_for(platform) if self._grammar else None,
         )
         self._cache[platform] = compiled
         return compiled
@@ -211,12 +223,17 @@ def _touches_token(text: str, start: int, end: int) -> bool:
     return False
 
 
-def _fingerprint_input(value: str, before: str) -> str:
+def _fingerprint_input(value: str, *, type7: bool) -> str:
     """What a secret's fingerprint is made of: the decoded password for reversible encodings."""
     decoded = decode_junos9(value)
-    if decoded is None and _TYPE7_MARKER.search(before):
+    if decoded is None and type7:
         decoded = decode_cisco7(value)
     return value if decoded is None else decoded
+
+
+def _fingerprint(value: str, key: bytes, *, type7: bool) -> str:
+    digest = hmac.new(key, _fingerprint_input(value, type7=type7).encode("utf-8"), hashlib.sha256)
+    return f"<secret:{digest.hexdigest()[:_FINGERPRINT_HEX]}>"
 
 
 def _replacement(rule: _Rule, value: str, key: bytes, before: str) -> str:
@@ -224,8 +241,24 @@ def _replacement(rule: _Rule, value: str, key: bytes, before: str) -> str:
         return "" if value.endswith("\n") else f"<volatile:{rule.name}>"
     if rule.ignore_changes:
         return f"<secret:ignored:{rule.name}>"
-    digest = hmac.new(key, _fingerprint_input(value, before).encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"<secret:{digest[:_FINGERPRINT_HEX]}>"
+    return _fingerprint(value, key, type7=_TYPE7_MARKER.search(before) is not None)
+
+
+def _apply_grammar(text: str, grammar: SecretGrammar | None, key: bytes, counts: dict[str, int]) -> str:
+    """Fingerprint every value the vendor grammar finds (type 7 values decoded first)."""
+    if grammar is None:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for span in grammar.spans(text):
+        pieces.append(text[position : span.start])
+        pieces.append(_fingerprint(text[span.start : span.end], key, type7=span.type7))
+        position = span.end
+    if not pieces:
+        return text
+    pieces.append(text[position:])
+    counts[GRAMMAR_RULE] = counts.get(GRAMMAR_RULE, 0) + len(pieces) // 2
+    return "".join(pieces)
 
 
 def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
@@ -265,7 +298,7 @@ def _apply_phase(
 def mask_with_counts(content: str, patterns: CompiledPatterns) -> tuple[str, dict[str, int]]:
     """Mask secrets, then volatile values; also return how many spans each pattern masked."""
     counts: dict[str, int] = {}
-    text = _apply_phase(content, patterns.secrets, patterns._secret_set, patterns.key, counts)
+    text = _redact(content, patterns, counts)
     text = _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts)
     return text, counts
 
@@ -277,4 +310,10 @@ def mask_content(content: str, patterns: CompiledPatterns) -> str:
 
 def redact_secrets(content: str, patterns: CompiledPatterns) -> str:
     """Only the secrets masked: what may leave the process (topics, history, logs)."""
-    return _apply_phase(content, patterns.secrets, patterns._secret_set, patterns.key, {})
+    return _redact(content, patterns, {})
+
+
+def _redact(content: str, patterns: CompiledPatterns, counts: dict[str, int]) -> str:
+    """The secret phase: the vendor grammar first, then the secret patterns."""
+    text = _apply_grammar(content, patterns.grammar, patterns.key, counts)
+    return _apply_phase(text, patterns.secrets, patterns._secret_set, patterns.key, counts)

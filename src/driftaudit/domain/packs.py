@@ -1,8 +1,13 @@
 """Built-in masking packs, one list per platform family.
 
-They cover what the well-known backup tools strip or hide (Oxidized's models,
-RANCID's filters, NAPALM's sanitizers) and every volatile or secret line of
-the real-world samples. All are RE2 patterns, run in multi-line mode (see
+Secrets in configuration statements are found by the vendor grammar
+(:mod:`driftaudit.domain.secrets_grammar`), not listed here line shape by line
+shape; the secret patterns below are the forms a grammar cannot see: hashes
+and long hex keys anywhere, PEM private keys, values Junos flags with
+``## SECRET-DATA``, EOS TerminAttr keys, ASA licence keys. They cover what
+the well-known backup tools strip or hide (Oxidized's models, RANCID's
+filters, NAPALM's sanitizers) and every volatile or secret line of the
+real-world samples. All are RE2 patterns, run in multi-line mode (see
 :mod:`driftaudit.domain.masking` for the matching rules).
 
 Two asymmetries guide them. A secret pattern that matches too much costs
@@ -47,8 +52,6 @@ _DURATION = (
 )
 #: A comment line, up to the first thing worth masking: "!", "!!", "#", "##".
 _COMMENT = r"^[ \t]*[!#:][^\n]*?"
-#: Cisco-style encryption-type marker before a value: "5", "7", "sha512", ...
-_ENC = rf"(?:{_SP}+(?:\d{{1,2}}|sha512|sha256|md5|clear|encrypted))?"
 
 
 def _v(name: str, regex: str, platforms: frozenset[Platform], description: str) -> MaskingPattern:
@@ -79,77 +82,6 @@ _SECRETS: tuple[MaskingPattern, ...] = (
         "long hexadecimal keys (SNMPv3 localized keys)",
     ),
     _s(
-        "cisco-enable-secret",
-        rf"^{_SP}*enable{_SP}+(?:password|secret)(?:{_SP}+level{_SP}+\d+)?{_ENC}{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "enable password / enable secret, any type",
-    ),
-    _s(
-        "cisco-username-secret",
-        rf"^{_SP}*username{_SP}+\S+[^\n]*?{_SP}(?:password|secret){_ENC}{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "username ... password|secret [type] VALUE",
-    ),
-    _s(
-        "cisco-indented-secret",
-        rf"^{_SP}+(?:password|secret){_ENC}{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "password/secret under a line, user or neighbor block",
-    ),
-    _s(
-        "cisco-root-secret",
-        rf"^{_SP}*(?:aaa{_SP}+root{_SP}+secret|passwd){_ENC}{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "EOS aaa root secret, ASA passwd",
-    ),
-    _s(
-        "cisco-neighbor-password",
-        rf"^{_SP}*neighbor{_SP}+\S+{_SP}+password{_ENC}{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "BGP neighbor passwords",
-    ),
-    _s(
-        "cisco-auth-key",
-        rf"(?:authentication-key(?:{_SP}+\d+{_SP}+md5)?|authentication{_SP}+(?:text|md5{_SP}+key-string)"
-        rf"|key-string|message-digest-key{_SP}+\d+{_SP}+md5|wpa-psk{_SP}+ascii|ldap-login-password"
-        rf"|(?:chap|pap){_SP}+password){_ENC}{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "OSPF/IS-IS/HSRP/VRRP/NTP authentication keys, key-chain key strings, PPP passwords",
-    ),
-    _s(
-        "cisco-trailing-key",
-        rf"(?:^|{_SP})(?:key|server-key|pre-shared-key|key[0-9]){_ENC}{_SP}+(?P<value>\S+){_SP}*$",
-        _CISCO,
-        "tacacs/radius/aaa-server keys, IPsec pre-shared keys, failover keys: a key that ends its line",
-    ),
-    _s(
-        "cisco-isakmp-key",
-        rf"^{_SP}*crypto{_SP}+isakmp{_SP}+key(?:{_SP}+\d)?{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "crypto isakmp key VALUE address ...",
-    ),
-    _s(
-        "cisco-snmp-community",
-        rf"^{_SP}*snmp-server{_SP}+community{_SP}+(?:\d{_SP}+)?(?P<value>\S+)",
-        _CISCO,
-        "SNMP communities",
-    ),
-    _s(
-        "cisco-snmp-host-community",
-        rf"^{_SP}*snmp-server{_SP}+host{_SP}+(?:[A-Za-z][\w.-]*{_SP}+)?\d\S*(?:{_SP}+vrf{_SP}+\S+)?"
-        rf"(?:{_SP}+(?:informs?|traps))?(?:{_SP}+version{_SP}+(?:1|2c|3{_SP}+(?:auth|noauth|priv)))?"
-        rf"(?:{_SP}+community)?{_SP}+(?P<value>\S+)",
-        _CISCO,
-        "the community (or v3 user) of snmp-server host lines",
-    ),
-    _s(
-        "snmp-user-key",
-        rf"{_SP}(?:auth{_SP}+(?:md5|sha\S*)|priv(?:{_SP}+(?:aes\S*|des\S*|3des)(?:{_SP}+\d+)?)?|localized)"
-        rf"(?:{_SP}+encrypted)?{_SP}+(?P<value>[^\s<]\S*)",
-        _CISCO,
-        "SNMPv3 auth/priv keys (NX-OS 0x localized keys, EOS hex keys, cleartext)",
-    ),
-    _s(
         "eos-terminattr-key",
         r"auth=key,(?P<value>[^\s,]+)",
         frozenset({Platform.EOS}),
@@ -166,33 +98,6 @@ _SECRETS: tuple[MaskingPattern, ...] = (
         r"\"?(?P<value>[^\"\s;]+)\"?;[ \t]*## SECRET-DATA",
         _JUNOS,
         "every value Junos itself flags with ## SECRET-DATA",
-    ),
-    _s(
-        "junos-secret-keyword",
-        rf"(?:^|{_SP})(?:pre-shared-key{_SP}+(?:ascii-text|hexadecimal)|encrypted-password|ascii-text"
-        rf"|hexadecimal|authentication-key|simple-password|secret|shared-secret|key){_SP}+"
-        r"\"?(?P<value>[^\"\s;{]+)",
-        _JUNOS,
-        "encrypted-password, pre-shared keys, authentication keys, RADIUS/TACACS secrets",
-    ),
-    _s(
-        "junos-snmp-community",
-        rf"^{_SP}*community{_SP}+\"?(?P<value>[^\"\s;{{]+)\"?{_SP}*\{{\n{_SP}+"
-        r"(?:view|authorization|logical-system|routing-instance|clients)\b",
-        _JUNOS,
-        "SNMP community blocks, curly format (told from policy communities by their first child)",
-    ),
-    _s(
-        "junos-snmp-community-leaf",
-        r"^    community[ \t]+\"?(?P<value>[^\"\s;{]+)\"?;",
-        frozenset({Platform.JUNOS}),
-        "'community NAME;' directly under the top-level snmp block",
-    ),
-    _s(
-        "junos-set-snmp-community",
-        rf"^set{_SP}+snmp{_SP}+community{_SP}+\"?(?P<value>[^\"\s;]+)",
-        _JUNOS,
-        "SNMP communities, set format",
     ),
 )
 
@@ -255,10 +160,10 @@ _VOLATILES: tuple[MaskingPattern, ...] = (
     ),
     _v(
         "certificate-hex-body",
-        r"^[ \t]*certificate\b[^\n]*\n[ \t]+(?P<value>[0-9A-Fa-f]{2,8}(?:[ \t]+[0-9A-Fa-f]{2,8})*"
-        r"(?:[ \t]*\n[ \t]+[0-9A-Fa-f]{2,8}(?:[ \t]+[0-9A-Fa-f]{2,8})*)*)[ \t]*\n[ \t]*quit\b",
+        r"^[ \t]*certificate\b[^\n]*\n[ \t]+(?P<value>[0-9A-Fa-f]+(?:[ \t]+[0-9A-Fa-f]+)*"
+        r"(?:[ \t]*\n[ \t]+[0-9A-Fa-f]+(?:[ \t]+[0-9A-Fa-f]+)*)*)[ \t]*\n[ \t]*quit\b",
         _CISCO,
-        "crypto pki / crypto ca certificate bodies (hex blobs up to 'quit')",
+        "crypto pki / crypto ca certificate bodies (hex blobs of any grouping, up to 'quit')",
     ),
     _v(
         "certificate-pem-body",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["decode_cisco7", "decode_junos9"]
+__all__ = ["decode_cisco7", "decode_junos9", "encode_cisco7"]
 
 _CISCO7_KEY = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
 _CISCO7 = re.compile(r"(\d{2})((?:[0-9A-Fa-f]{2})+)")
@@ -35,6 +35,16 @@ def decode_cisco7(value: str) -> str | None:
     seed = int(match.group(1))
     data = bytes.fromhex(match.group(2))
     return "".join(chr(byte ^ ord(_CISCO7_KEY[(seed + i) % len(_CISCO7_KEY)])) for i, byte in enumerate(data))
+
+
+def encode_cisco7(password: str, salt: int) -> str:
+    """``password`` as a device writes it in type 7 with ``salt`` (0-15): for tests and the simulator."""
+    if not 0 <= salt < 16:
+        raise ValueError("a type 7 salt is 0 to 15")
+    return f"{salt:02d}" + "".join(
+        f"{ord(char) ^ ord(_CISCO7_KEY[(salt + i) % len(_CISCO7_KEY)]):02X}"
+        for i, char in enumerate(password)
+    )
 
 
 def decode_junos9(value: str) -> str | None:

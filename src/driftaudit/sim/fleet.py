@@ -51,6 +51,7 @@ from driftaudit.adapters.devices.profiles import profile_for
 from driftaudit.domain.errors import ConfigurationError
 from driftaudit.domain.models import Credential, Device, Platform, Transport
 from driftaudit.domain.normalize import ConfigNormalizer
+from driftaudit.domain.reversible import encode_cisco7
 from driftaudit.sim.devices import DeviceSimulator, Fault, SimDevice, SimulatorThread
 
 __all__ = [
@@ -262,6 +263,61 @@ class SimFleet:
         return FleetFiles(inventory, intended_dir, credentials, known_hosts)
 
 
+#: Secret values of every form the vendor grammar knows, planted in every simulated device's
+#: config and intended config: none of them may ever leave the process (the canary test
+#: looks for each in every topic, history table, API and CLI output and the worker's log).
+CANARY_PLAINTEXT = "CanaryType7Plain"
+CANARY_SECRETS: dict[Platform, tuple[str, ...]] = {
+    Platform.IOS: (encode_cisco7(CANARY_PLAINTEXT, 5), "CanaryAuthIos1", "CanaryPrivIos1", "CanaryCommIos"),
+    Platform.NXOS: ("CanaryTacNx", "CanaryAuthNx", "CanaryPrivNx"),
+    Platform.IOSXR: (encode_cisco7(CANARY_PLAINTEXT, 6), encode_cisco7(CANARY_PLAINTEXT, 7), "CanaryPwXr"),
+    Platform.EOS: (encode_cisco7(CANARY_PLAINTEXT, 8), "CanaryCommEos"),
+    Platform.JUNOS: ("CanaryPlainJunos", "CanaryCommJunos"),
+    Platform.JUNOS_SET: ("CanaryPlainSet", "CanaryCommSet"),
+    Platform.ASA: ("CanaryEnableAsa", "CanaryCommAsa"),
+}
+
+
+def _canary_lines(platform: Platform) -> str:
+    """The lines that carry ``platform``'s canary secrets, in the platform's own grammar."""
+    s = CANARY_SECRETS[platform]
+    if platform is Platform.IOS:
+        return (
+            f"ip ftp password 7 {s[0]}\n"
+            f"snmp-server user canary CANARY v3 auth sha {s[1]} priv aes 128 {s[2]}\n"
+            f"snmp-server community {s[3]} RO\n"
+        )
+    if platform is Platform.NXOS:
+        return (
+            f'tacacs-server host 192.0.2.9 key 7 "{s[0]}"\n'
+            f"snmp-server user canary network-admin auth md5 {s[1]} priv {s[2]} localizedkey\n"
+        )
+    if platform is Platform.IOSXR:
+        return (
+            f"snmp-server host 192.0.2.8 traps version 2c encrypted {s[0]}\n"
+            f"router ospf 77\n area 0\n  message-digest-key 20 md5 encrypted {s[1]}\n!\n"
+            f"username canary\n password 0 {s[2]}\n!\n"
+        )
+    if platform is Platform.EOS:
+        return (
+            f"ip security\n   profile CANARY\n      shared-key 7 {s[0]}\n!\nsnmp-server community {s[1]} ro\n"
+        )
+    if platform is Platform.JUNOS:
+        return (
+            "system {\n    login {\n        user canary {\n            authentication {\n"
+            f'                plain-text-password-value "{s[0]}";\n            }}\n        }}\n    }}\n}}\n'
+            f"snmp {{\n    community {s[1]} {{\n        authorization read-only;\n    }}\n}}\n"
+        )
+    if platform is Platform.JUNOS_SET:
+        return (
+            f"set system login user canary authentication plain-text-password-value {s[0]}\n"
+            f"set snmp community {s[1]} authorization read-only\n"
+        )
+    return (
+        f"enable password {s[0]} encrypted\nsnmp-server host inside 192.0.2.3 community {s[1]} version 2c\n"
+    )
+
+
 def build_fleet(
     n: int,
     *,
@@ -326,6 +382,7 @@ def build_fleet(
         platform = plan.platform
         base = rng.choice(sample_texts[platform])
         body = _personalize(base, platform, plan.device_id, octet_shift=1 + index % 250)
+        body = _before_end(body.rstrip("\n") + "\n", _canary_lines(platform))
         fleet.intended[plan.device_id] = _NORMALIZER.clean_cli(
             render_running_config(platform, plan.device_id, body, _INTENDED_AT, _INTENDED_CLOCK_PERIOD)
         )

@@ -1,0 +1,132 @@
+"""Drop the top-level sections two indented configs share before they are parsed and compared.
+
+Most of a drifted config is unchanged, and in a re-fetch of a compliant one
+everything is: parsing both texts into trees and walking them costs more
+than all the masking. In an indented config a line at indentation 0 is always
+a top-level section and every indented line after it belongs to it (see
+:func:`driftaudit.domain.sections.parse_indented`), so a config is a sequence
+of top-level *blocks*. Two blocks with the same significant lines compare
+equal all the way down, so when the platform treats their head as unordered
+(no ordered group: not ``access-list 101 ...``, not ``route-map X permit N``)
+and the head occurs once on each side, removing both changes nothing in the
+comparison. What remains is parsed and compared as before.
+
+Blocks follow the parser's rules exactly: blank lines, comment lines,
+``exit``/``exit-*`` lines and a top-level ``end`` are not part of any block
+(the parser drops them), and a delimited banner's body, whatever it holds,
+belongs to its ``banner`` line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from driftaudit.domain.sections import _BANNER, _EOS_BANNER_END, _EXIT, SectionRules, _banner_delimiter
+
+__all__ = ["prune_shared_blocks"]
+
+
+def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
+    """The fast split: the raw text cut before each significant line at indentation 0.
+
+    Equal chunks have equal significant lines, so comparing raw chunks is a
+    safe (if stricter) test; comments and blank lines stay inside the chunk
+    they follow. None when a banner is present: a banner body may hold lines
+    at indentation 0 that are not heads, and :func:`_blocks` reads it exactly.
+    """
+    pieces = _splitter(leaders).split(text)
+    chunks: list[tuple[str | None, str]] = []
+    for piece in pieces:
+        head = piece.split("\n", 1)[0].rstrip()
+        if head.startswith("banner "):
+            return None
+        significant = bool(head) and head[0] not in leaders and not head[0].isspace()
+        chunks.append((head if significant else None, piece))
+    return chunks
+
+
+_SPLITTERS: dict[str, re.Pattern[str]] = {}
+
+
+def _splitter(leaders: str) -> re.Pattern[str]:
+    splitter = _SPLITTERS.get(leaders)
+    if splitter is None:
+        splitter = re.compile(rf"\n(?=[^\s{re.escape(leaders)}])")
+        _SPLITTERS[leaders] = splitter
+    return splitter
+
+
+def _blocks(text: str, leaders: str) -> list[tuple[str | None, str]]:
+    """(head, block text) for each top-level block; the head is None for indented lines before any head."""
+    blocks: list[tuple[str | None, list[str]]] = []
+    head: str | None = None
+    current: list[str] = []
+    lines = text.splitlines()
+    index = 0
+    count = len(lines)
+    while index < count:
+        raw = lines[index].rstrip()
+        index += 1
+        stripped = raw.lstrip()
+        if not stripped or stripped[0] in leaders:
+            continue
+        if stripped.startswith("exit") and _EXIT.fullmatch(stripped):
+            continue
+        if len(raw) != len(stripped):
+            current.append(raw)
+            continue
+        if stripped == "end":
+            continue
+        if current or head is not None:
+            blocks.append((head, current))
+        head, current = stripped, [raw]
+        banner = _BANNER.match(stripped) if stripped.startswith("banner ") else None
+        if banner:
+            end = _banner_end(lines, index, banner.group("rest"))
+            current.extend(line.rstrip() for line in lines[index:end])
+            index = end
+    if current or head is not None:
+        blocks.append((head, current))
+    return [(name, "\n".join(body)) for name, body in blocks]
+
+
+def _banner_end(lines: list[str], index: int, rest: str | None) -> int:
+    """The index after a banner body (its delimiter line included), as the parser reads it."""
+    delimiter = _banner_delimiter(rest)
+    if delimiter == "" or (
+        delimiter is not None and rest is not None and delimiter in rest[len(delimiter) :]
+    ):
+        return index
+    for probe in range(index, len(lines)):
+        body = lines[probe].rstrip()
+        if (delimiter is None and body.strip() == _EOS_BANNER_END) or (delimiter and delimiter in body):
+            return probe + 1
+    return index
+
+
+def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tuple[str, str]:
+    """Both texts without the unordered top-level blocks they share (the rest in document order)."""
+    leaders = rules.comment_leaders
+    fast_actual, fast_intended = _chunks(actual, leaders), _chunks(intended, leaders)
+    if fast_actual is not None and fast_intended is not None:
+        blocks_actual, blocks_intended = fast_actual, fast_intended
+    else:
+        blocks_actual, blocks_intended = _blocks(actual, leaders), _blocks(intended, leaders)
+    heads_actual = Counter(head for head, _ in blocks_actual)
+    heads_intended = Counter(head for head, _ in blocks_intended)
+    body_intended = {head: body for head, body in blocks_intended}
+    shared = {
+        head
+        for head, body in blocks_actual
+        if head is not None
+        and heads_actual[head] == 1
+        and heads_intended.get(head) == 1
+        and body_intended[head] == body
+        and rules.group_key(head) is None
+    }
+    if not shared:
+        return actual, intended
+    kept_actual = "\n".join(body for head, body in blocks_actual if head not in shared)
+    kept_intended = "\n".join(body for head, body in blocks_intended if head not in shared)
+    return kept_actual, kept_intended
