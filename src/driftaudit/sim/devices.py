@@ -185,7 +185,6 @@ _LEGACY_ALGS: dict[str, Any] = {
     "kex_algs": ["diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1"],
     "encryption_algs": ["aes128-cbc", "aes256-cbc"],
     "mac_algs": ["hmac-sha1"],
-    "server_host_key_algs": ["ssh-rsa"],
 }
 _REST_PATHS = {
     Platform.EOS: "/command-api",
@@ -349,10 +348,13 @@ class DeviceSimulator:
         legacy_port = 0
         if any(d.legacy_ssh for d in own):
             self.legacy_host_key = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+            # Sign with SHA-1 only ('ssh-rsa'), as an old IOS does: no rsa-sha2-*.
+            keypair = asyncssh.load_keypairs([self.legacy_host_key])[0]
+            keypair.host_key_algorithms = [b"ssh-rsa"]
             self._legacy = await asyncssh.listen(
                 self.host,
                 0,
-                server_host_keys=[self.legacy_host_key],
+                server_host_keys=[keypair],
                 server_factory=lambda: _SSHServer(self),
                 process_factory=self._serve_process,
                 encoding=None,

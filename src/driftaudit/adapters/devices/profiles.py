@@ -33,9 +33,10 @@ class RestStyle(StrEnum):
 
 # A Cisco-style prompt: hostname (optionally with a mode or context in
 # parentheses or after a slash) ending in '>' or '#'.
-_CISCO_PROMPT = re.compile(r"^[A-Za-z0-9][\w.:/@-]{0,62}(?:\([\w.:/-]{1,40}\))?[>#] ?$")
+# No '@': a ``user@host>`` prompt is Junos (or a shell), never a Cisco-family CLI.
+_CISCO_PROMPT = re.compile(r"^[A-Za-z0-9][\w.:/-]{0,62}(?:\([\w.:/-]{1,40}\))?[>#] ?$")
 _XR_PROMPT = re.compile(
-    r"^(?:RP/\d+/(?:RS?P)?\d+/CPU\d+:)?[A-Za-z0-9][\w.:/@-]{0,62}(?:\([\w.:/-]{1,40}\))?[>#] ?$"
+    r"^(?:RP/\d+/(?:RS?P)?\d+/CPU\d+:)?[A-Za-z0-9][\w.:/-]{0,62}(?:\([\w.:/-]{1,40}\))?[>#] ?$"
 )
 # Junos: ``user@host>`` in operational mode, ``user@host#`` in configuration
 # mode, ``%`` in the shell; the ``user@`` part depends on the CLI settings.
@@ -49,19 +50,21 @@ _JUNOS_MORE = re.compile(r"---\(more(?: \d{1,3}%)?\)--- ?$")
 
 # CLI error markers, matched at the start of a line of a command's output.
 # References: netmiko's and scrapli's failure indicators per platform.
-_CISCO_ERRORS = re.compile(
-    r"^\s*(?:% ?(?:Invalid input|Invalid command|Incomplete command|Ambiguous command|Unknown command"
+_CISCO_ERROR_MARKERS = (
+    r"% ?(?:Invalid input|Invalid command|Incomplete command|Ambiguous command|Unknown command"
     r"|Unrecognized command|Invalid parameter|Invalid number|Unavailable command|Permission denied"
     r"|Authorization failed|Access denied|Bad secrets?|Error\b|This command is not authorized)"
-    r"|Command authorization failed|Command rejected|ERROR: %|ERROR: Command authorization failed"
-    r"|Invalid password|Error: |Unknown command)",
-    re.MULTILINE,
+    r"|Command authorization failed|Command rejected|ERROR: %|Invalid password|Error: |Unknown command"
 )
-_JUNOS_ERRORS = re.compile(
-    r"^\s*(?:syntax error|unknown command|error:|missing mandatory argument|invalid numeric value"
-    r"|No valid completions|'[^']*' is ambiguous|Command authorization failed|Permission denied)",
-    re.MULTILINE,
+_JUNOS_ERROR_MARKERS = (
+    r"syntax error|unknown command|error:|missing mandatory argument|invalid numeric value"
+    r"|No valid completions|'[^']*' is ambiguous|Permission denied"
 )
+# Each platform checks every vendor's markers: a device given the wrong
+# platform in the inventory answers in its own words, and no config of any
+# platform starts with another vendor's error either.
+_CISCO_ERRORS = re.compile(rf"^\s*(?:{_CISCO_ERROR_MARKERS}|{_JUNOS_ERROR_MARKERS})", re.MULTILINE)
+_JUNOS_ERRORS = _CISCO_ERRORS
 
 # What the start of a config looks like, per platform (searched line by line).
 _CISCO_TOP = (

@@ -97,6 +97,7 @@ class _Session:
     conn: asyncssh.SSHClientConnection
     shell: asyncssh.SSHClientProcess[bytes] | None = None
     prompt: str | None = None
+    exec_refused: bool = False
 
     def alive(self) -> bool:
         return not self.conn.is_closed() and (self.shell is None or not self.shell.is_closing())
@@ -268,8 +269,19 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
 
     async def _read_config(self, session: _Session, device: Device, profile: PlatformProfile) -> str:
         with _ssh_errors(device, phase="read"):
-            if self._use_exec and profile.supports_exec:
-                return await self._exec(session.conn, device, profile)
+            if (
+                self._use_exec
+                and profile.supports_exec
+                and session.shell is None
+                and not session.exec_refused
+            ):
+                try:
+                    return await self._exec(session.conn, device, profile)
+                except RemoteError as exc:
+                    # An exec channel runs at the login's privilege level, with
+                    # no way to send enable: the shell (which can) gets a try.
+                    log.info("exec channel refused on device %s (%s); using a shell", device.device_id, exc)
+                    session.exec_refused = True
             return await self._shell(session, device, profile)
 
     async def _exec(
