@@ -68,7 +68,10 @@ class ThirdPartyLab:
 
     def device(self, platform: Platform, *, privileged: bool) -> Device:
         for device in self._devices.values():
-            if device.platform is platform and self.sim.device(device.device_id).privileged_login is privileged:
+            if (
+                device.platform is platform
+                and self.sim.device(device.device_id).privileged_login is privileged
+            ):
                 return device
         raise LookupError(platform)
 
