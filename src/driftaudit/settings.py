@@ -10,14 +10,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "DEV_MASKING_KEY"]
+__all__ = ["Settings", "DEV_MASKING_KEY", "SSHAlgorithmSettings"]
 
 #: Used when no key is configured, so a local demo works; production must set
 #: ``DRIFTAUDIT_MASKING_KEY`` (fingerprints made with a public key can be brute-forced).
 DEV_MASKING_KEY = "driftaudit-dev-masking-key-change-me"
+
+
+class SSHAlgorithmSettings(BaseModel):
+    """SSH algorithms of one scope, passed to asyncssh; unset kinds keep the wider scope's.
+
+    Each kind is a list of names (replacing asyncssh's defaults) or one
+    OpenSSH-style string: ``"+diffie-hellman-group14-sha1,diffie-hellman-group1-sha1"``
+    appends to the defaults, ``"-name"`` removes, ``"^name"`` puts first.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kex: str | list[str] | None = None
+    ciphers: str | list[str] | None = None
+    macs: str | list[str] | None = None
+    host_key: str | list[str] | None = None
 
 
 class Settings(BaseSettings):
@@ -88,3 +104,9 @@ class Settings(BaseSettings):
     broker_rebalance_timeout_s: float | None = Field(
         default=None, gt=0, description="None: above the fetch deadline (total_timeout_s + 10 s)"
     )
+    # SSH algorithms, for legacy devices (JSON in the environment, e.g.
+    # DRIFTAUDIT_SSH_ALGORITHMS_BY_PLATFORM='{"cisco_asa": {"kex": "+diffie-hellman-group14-sha1"}}');
+    # the narrowest scope wins, kind by kind: device, then platform, then global.
+    ssh_algorithms: SSHAlgorithmSettings = SSHAlgorithmSettings()
+    ssh_algorithms_by_platform: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)
+    ssh_algorithms_by_device: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)

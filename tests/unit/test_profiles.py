@@ -27,9 +27,10 @@ def test_every_platform_has_a_profile() -> None:
 def test_paging_off_and_show_commands_per_vendor() -> None:
     assert profile_for(Platform.IOS).paging_off[0] == "terminal length 0"
     assert profile_for(Platform.ASA).paging_off == ("terminal pager 0",)
-    assert profile_for(Platform.JUNOS).paging_off == ("set cli screen-length 0",)
-    assert profile_for(Platform.JUNOS).show_config == "show configuration"
-    assert profile_for(Platform.JUNOS_SET).show_config == "show configuration | display set"
+    assert profile_for(Platform.JUNOS).paging_off == ("set cli screen-length 0", "set cli screen-width 511")
+    assert profile_for(Platform.JUNOS).show_config == "show configuration | no-more"
+    assert profile_for(Platform.JUNOS_SET).show_config == "show configuration | display set | no-more"
+    assert profile_for(Platform.IOSXR).paging_off == ("terminal length 0", "terminal width 512")
     assert not profile_for(Platform.ASA).supports_exec
 
 

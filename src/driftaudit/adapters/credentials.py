@@ -14,9 +14,15 @@ so the YAML itself can be committed without secrets::
         username: netops
         password_file: /run/secrets/core_password
         private_key_file: /run/secrets/core_id_ed25519
+      branch-asa:
+        username: netops
+        password_env: ASA_PASSWORD
+        enable_secret_env: ASA_ENABLE   # for logins that land at '>'
 
 Secret fields: ``password``, ``private_key`` (PEM text), ``client_secret``,
-``api_token``. Plain fields: ``username``, ``client_id``. Secrets are read on
+``api_token``, ``enable_secret`` (sent after ``enable`` when a login lands
+unprivileged; as secret as the password: never in a repr, log or error).
+Plain fields: ``username``, ``client_id``. Secrets are read on
 every :meth:`YamlCredentialSource.get_credential` call, so a rotated file or
 variable is picked up without a restart; the structure is validated once, at
 load, so a typo fails at start-up rather than at the first fetch.
@@ -38,7 +44,7 @@ from driftaudit.domain.models import Credential
 __all__ = ["YamlCredentialSource", "load_credential_source"]
 
 _PLAIN_FIELDS = frozenset({"username", "client_id"})
-_SECRET_FIELDS = ("password", "private_key", "client_secret", "api_token")
+_SECRET_FIELDS = ("password", "private_key", "client_secret", "api_token", "enable_secret")
 _SOURCE_SUFFIXES = ("", "_env", "_file")
 _ALLOWED_KEYS = _PLAIN_FIELDS | {f + s for f in _SECRET_FIELDS for s in _SOURCE_SUFFIXES}
 

@@ -146,6 +146,7 @@ class Credential(_Frozen):
     client_secret: SecretStr | None = None
     api_token: SecretStr | None = None
     private_key: SecretStr | None = Field(default=None, description="PEM text")
+    enable_secret: SecretStr | None = Field(default=None, description="for devices that log in unprivileged")
 
 
 class Device(_Frozen):

@@ -52,6 +52,8 @@ from urllib.parse import parse_qs, urlsplit
 import asyncssh
 
 from driftaudit.domain.models import Platform
+from driftaudit.sim.cli import Action, Mode, interpret, prompt_for, show_version
+from driftaudit.sim.link import relay
 
 __all__ = ["DeviceCounters", "DeviceSimulator", "Fault", "SimDevice", "SimulatorThread"]
 
@@ -82,12 +84,35 @@ class SimDevice:
         login: The login name before the ``@``.
         authorized_keys: OpenSSH public keys accepted for key authentication.
         banner: Sent before the first prompt of a shell.
-        latency_s: Added before every answer.
+        latency_s: The round-trip time: on a device with its own port, added
+            to everything the server sends (handshake included); on the shared
+            port, slept before the password check and before each answer.
         fault: The failure to produce (changeable while running).
         huge_bytes: Output size for ``Fault.HUGE``.
         page_lines: Lines per page while paging is on.
-        ignores_paging_off: Accept the paging-off command but keep paging
-            (as some AAA-restricted accounts do), so clients must answer the pager.
+        ignores_paging_off: Accept the paging-off command (and ``| no-more``)
+            but keep paging (as some AAA-restricted accounts do), so clients
+            must answer the pager.
+        privileged_login: False lands the login at user EXEC (``host>``), so
+            ``enable`` is needed to read the config (Cisco family; Junos
+            logins are always operational).
+        enable_secret: What ``enable`` asks for (``Password:``); None lets
+            ``enable`` through without asking.
+        auth_banner: Sent before authentication (SSH_MSG_USERAUTH_BANNER), as
+            ``banner login`` does on IOS.
+        legacy_ssh: Offer only legacy algorithms (``diffie-hellman-group14/1-sha1``,
+            CBC ciphers, ``hmac-sha1``, an ``ssh-rsa`` host key); implies ``own_port``.
+        own_port: Serve the device on a port of its own (``sim.port_of``),
+            where the plain login name is enough and ``latency_s`` is a real
+            round-trip time on every exchange, handshake included.
+        max_sessions: SSH connections the device accepts at once (vty lines);
+            one more is disconnected at login.
+        idle_timeout_s: A shell that receives nothing for this long is closed
+            by the device (``exec-timeout``).
+        prompt_override: Shown instead of the platform's prompt (a device
+            whose prompt no client knows).
+        config_denied: The config commands are refused by AAA command
+            authorization (``Command authorization failed.``).
     """
 
     device_id: str
@@ -103,6 +128,15 @@ class SimDevice:
     huge_bytes: int = 4 * 1024 * 1024
     page_lines: int = 24
     ignores_paging_off: bool = False
+    privileged_login: bool = True
+    enable_secret: str | None = None
+    auth_banner: str | None = None
+    legacy_ssh: bool = False
+    own_port: bool = False
+    max_sessions: int | None = None
+    idle_timeout_s: float | None = None
+    prompt_override: str | None = None
+    config_denied: bool = False
 
 
 @dataclass(slots=True)
@@ -118,13 +152,9 @@ class DeviceCounters:
 
 
 @dataclass(frozen=True, slots=True)
-class _Cli:
-    prompt: Callable[[SimDevice], str]
-    paging_off: tuple[str, ...]
-    show: tuple[str, ...]
+class _Pager:
     more: str
     erase: Callable[[str], str]
-    error: str
 
 
 def _bs_erase(more: str) -> str:
@@ -135,34 +165,27 @@ def _cr_erase(more: str) -> str:
     return "\r" + " " * len(more) + "\r"
 
 
-_CISCO_ERROR = "% Invalid input detected at '^' marker.\n"
-_CISCO = _Cli(
-    prompt=lambda d: f"{d.hostname}#",
-    paging_off=("terminal length 0",),
-    show=("show running-config", "show run", "sh run"),
-    more=" --More-- ",
-    erase=_bs_erase,
-    error=_CISCO_ERROR,
-)
-_JUNOS = _Cli(
-    prompt=lambda d: f"\n{{master:0}}\n{d.login}@{d.hostname}> ",
-    paging_off=("set cli screen-length 0",),
-    show=("show configuration", "show configuration | display set"),
-    more="---(more)---",
-    erase=_cr_erase,
-    error="syntax error, expecting <command>.\n",
-)
-_CLIS: dict[Platform, _Cli] = {
-    Platform.IOS: _CISCO,
-    Platform.NXOS: _CISCO,
-    Platform.EOS: _CISCO,
-    Platform.IOSXR: replace(_CISCO, prompt=lambda d: f"RP/0/RP0/CPU0:{d.hostname}#"),
-    Platform.ASA: replace(_CISCO, paging_off=("terminal pager 0",), more="<--- More --->"),
-    Platform.JUNOS: _JUNOS,
-    Platform.JUNOS_SET: _JUNOS,
+_CISCO_PAGER = _Pager(" --More-- ", _bs_erase)
+_PAGERS: dict[Platform, _Pager] = {
+    Platform.IOS: _CISCO_PAGER,
+    Platform.NXOS: _CISCO_PAGER,
+    Platform.EOS: _CISCO_PAGER,
+    Platform.IOSXR: _CISCO_PAGER,
+    Platform.ASA: _Pager("<--- More --->", _bs_erase),
+    Platform.JUNOS: _Pager("---(more)---", _cr_erase),
+    Platform.JUNOS_SET: _Pager("---(more)---", _cr_erase),
 }
-# Commands every CLI accepts silently (terminal setup).
-_ACCEPTED = re.compile(r"^(?:terminal (?:width|length) \d+|set cli screen-width \d+|enable)$")
+_DENIED = {Platform.JUNOS: "error: permission denied\n", Platform.JUNOS_SET: "error: permission denied\n"}
+_ENABLE_REFUSED = {
+    Platform.EOS: ("% Access denied\n", 1),
+    Platform.ASA: ("Invalid password\n", 3),
+}
+# Legacy-only SSH: what a 2010-era IOS or ASA offers.
+_LEGACY_ALGS: dict[str, Any] = {
+    "kex_algs": ["diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1"],
+    "encryption_algs": ["aes128-cbc", "aes256-cbc"],
+    "mac_algs": ["hmac-sha1"],
+}
 _REST_PATHS = {
     Platform.EOS: "/command-api",
     Platform.NXOS: "/ins",
@@ -204,13 +227,26 @@ class DeviceSimulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = asyncio.Event()
         self.host_key: asyncssh.SSHKey | None = None
+        self.legacy_host_key: asyncssh.SSHKey | None = None
+        self._legacy: asyncssh.SSHAcceptor | None = None
+        self._own_servers: dict[str, asyncio.Server] = {}
+        self._own_ports: dict[str, int] = {}
+        self._link_peers: dict[int, str] = {}
+        self._link_tasks: set[asyncio.Task[Any]] = set()
+        self._conn_devices: dict[asyncssh.SSHServerConnection, SimDevice] = {}
         for device in devices:
             self.add(device)
 
     # -- fleet management -------------------------------------------------
 
     def add(self, device: SimDevice) -> None:
-        """Serve one more device (or replace one with the same id)."""
+        """Serve one more device (or replace one with the same id).
+
+        A device with a port of its own (``own_port``, ``legacy_ssh``) must be
+        added before :meth:`start`.
+        """
+        if (device.own_port or device.legacy_ssh) and self.ssh_port:
+            raise RuntimeError("add devices with their own port before the simulator starts")
         self._devices[device.device_id] = device
         self._counters.setdefault(device.device_id, DeviceCounters())
 
@@ -256,11 +292,24 @@ class DeviceSimulator:
         return asyncio.run_coroutine_threadsafe(self._drop_async(device_id), self._loop).result(5)
 
     def known_hosts_line(self, host: str | None = None) -> str:
-        """The known_hosts entry of this simulator's SSH server (after start)."""
+        """The known_hosts entry of this simulator's shared SSH port (after start)."""
         if self.host_key is None or not self.ssh_port:
             raise RuntimeError("the simulator is not started")
         public = self.host_key.export_public_key().decode().strip()
         return f"[{host or self.host}]:{self.ssh_port} {public}"
+
+    def known_hosts_lines(self, host: str | None = None) -> list[str]:
+        """known_hosts entries for the shared port and every device's own port (after start)."""
+        lines = [self.known_hosts_line(host)]
+        for device_id, port in self._own_ports.items():
+            key = self.legacy_host_key if self._devices[device_id].legacy_ssh else self.host_key
+            assert key is not None
+            lines.append(f"[{host or self.host}]:{port} {key.export_public_key().decode().strip()}")
+        return lines
+
+    def port_of(self, device_id: str) -> int:
+        """The SSH port that serves a device: its own, or the shared one (after start)."""
+        return self._own_ports.get(device_id, self.ssh_port)
 
     # -- lifecycle --------------------------------------------------------
 
@@ -285,6 +334,7 @@ class DeviceSimulator:
             login_timeout=30,
         )
         self.ssh_port = self._ssh.sockets[0].getsockname()[1]
+        await self._start_own_ports()
         self._http = await asyncio.start_server(self._serve_http, self.host, self._want_http, limit=1 << 20)
         self.http_port = self._http.sockets[0].getsockname()[1]
         # A bound socket that never listens: connecting to it is refused by the kernel.
@@ -292,9 +342,96 @@ class DeviceSimulator:
         self._refuser.bind((self.host, 0))
         self.refused_port = self._refuser.getsockname()[1]
 
+    async def _start_own_ports(self) -> None:
+        """Bind a port per device that has its own, relayed with the device's round-trip time."""
+        own = [d for d in self._devices.values() if d.own_port or d.legacy_ssh]
+        legacy_port = 0
+        if any(d.legacy_ssh for d in own):
+            self.legacy_host_key = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+            # Sign with SHA-1 only ('ssh-rsa'), as an old IOS does: no rsa-sha2-*.
+            keypair = asyncssh.load_keypairs([self.legacy_host_key])[0]
+            keypair.host_key_algorithms = [b"ssh-rsa"]
+            self._legacy = await asyncssh.listen(
+                self.host,
+                0,
+                server_host_keys=[keypair],
+                server_factory=lambda: _SSHServer(self),
+                process_factory=self._serve_process,
+                encoding=None,
+                line_editor=False,
+                allow_pty=True,
+                agent_forwarding=False,
+                x11_forwarding=False,
+                sftp_factory=None,
+                allow_scp=False,
+                login_timeout=30,
+                **_LEGACY_ALGS,
+            )
+            legacy_port = self._legacy.sockets[0].getsockname()[1]
+        for device in own:
+            target = legacy_port if device.legacy_ssh else self.ssh_port
+            server = await asyncio.start_server(self._linker(device, target), self.host, 0)
+            self._own_servers[device.device_id] = server
+            self._own_ports[device.device_id] = server.sockets[0].getsockname()[1]
+
+    def _linker(
+        self, device: SimDevice, target: int
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+        async def link(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._link(reader, writer, device, target)
+
+        return link
+
+    async def _link(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: SimDevice, target: int
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._link_tasks.add(task)
+        try:
+            await relay(
+                reader,
+                writer,
+                host=self.host,
+                port=target,
+                rtt=lambda: device.latency_s,
+                opened=lambda port: self._link_peers.__setitem__(port, device.device_id),
+                closed=self._unlink,
+            )
+        except asyncio.CancelledError:
+            pass  # the simulator is stopping
+        finally:
+            if task is not None:
+                self._link_tasks.discard(task)
+
+    def _unlink(self, port: int) -> None:
+        self._link_peers.pop(port, None)
+
+    def _device_for(self, conn: asyncssh.SSHServerConnection, username: str) -> tuple[SimDevice | None, bool]:
+        """The device a connection is for (by its relay port, else by username) and whether it is relayed."""
+        peer = conn.get_extra_info("peername")
+        device_id = self._link_peers.get(peer[1]) if peer else None
+        linked = device_id is not None
+        device = self._devices.get(device_id) if device_id else self._lookup(username)[1]
+        if device is not None:
+            self._conn_devices[conn] = device
+        return device, linked
+
     async def stop(self) -> None:
         """Close every server and connection."""
         self._stopped.set()
+        for server in self._own_servers.values():
+            server.close()
+        for task in list(self._link_tasks):
+            task.cancel()
+        await asyncio.gather(*self._link_tasks, return_exceptions=True)
+        for server in self._own_servers.values():
+            await server.wait_closed()
+        self._own_servers.clear()
+        if self._legacy is not None:
+            self._legacy.close()
+            await self._legacy.wait_closed()
+            self._legacy = None
         if self._ssh is not None:
             self._ssh.close()
             await self._ssh.wait_closed()
@@ -331,6 +468,7 @@ class DeviceSimulator:
 
     def _forget(self, device_id: str, conn: asyncssh.SSHServerConnection) -> None:
         self._sessions.get(device_id, set()).discard(conn)
+        self._conn_devices.pop(conn, None)
 
     def _drop(self, device_id: str) -> int:
         conns = self._sessions.pop(device_id, set())
@@ -346,11 +484,13 @@ class DeviceSimulator:
         await self._stopped.wait()
 
     async def _serve_process(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
-        login, device = self._lookup(process.get_extra_info("username") or "")
+        conn = process.channel.get_connection()
+        device = self._conn_devices.get(conn)  # type: ignore[call-overload]
         if device is None:
             process.exit(1)
             return
-        session = _CliSession(self, device, process)
+        peer = conn.get_extra_info("peername")
+        session = _CliSession(self, device, process, linked=bool(peer) and peer[1] in self._link_peers)
         try:
             if process.command is not None:
                 await session.exec(process.command)
@@ -468,12 +608,13 @@ class DeviceSimulator:
 
 
 class _SSHServer(asyncssh.SSHServer):
-    """Per-connection auth: the username picks the device, the device's fault applies."""
+    """Per-connection auth: the port or the username picks the device, the device's fault applies."""
 
     def __init__(self, sim: DeviceSimulator) -> None:
         self._sim = sim
         self._conn: asyncssh.SSHServerConnection | None = None
         self._device: SimDevice | None = None
+        self._linked = False
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
@@ -483,12 +624,25 @@ class _SSHServer(asyncssh.SSHServer):
             self._sim._forget(self._device.device_id, self._conn)
 
     def begin_auth(self, username: str) -> bool:
-        login, device = self._sim._lookup(username)
+        conn = self._conn
+        if conn is None:
+            return True
+        device, self._linked = self._sim._device_for(conn, username)
         self._device = device
-        if device is not None and self._conn is not None:
-            self._sim._register(device.device_id, self._conn)
-            if device.fault is Fault.REFUSE:
-                self._conn.abort()
+        if device is None:
+            return True
+        self._sim._register(device.device_id, conn)
+        if device.fault is Fault.REFUSE:
+            conn.abort()
+            return True
+        if (
+            device.max_sessions is not None
+            and self._sim.open_sessions(device.device_id) > device.max_sessions
+        ):
+            conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "Too many sessions: all vty lines are busy")
+            return True
+        if device.auth_banner:
+            conn.send_auth_banner(device.auth_banner)
         return True
 
     def password_auth_supported(self) -> bool:
@@ -498,22 +652,23 @@ class _SSHServer(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        login, device = self._sim._lookup(username)
+        device = self._device
         if device is None:
             return False
         if device.fault is Fault.HANG:
             await self._sim._hang()
             return False
-        if device.latency_s:
+        if device.latency_s and not self._linked:
             await asyncio.sleep(device.latency_s)
+        login = username.partition("@")[0]
         ok = device.fault is not Fault.AUTH_REJECT and login == device.login and password == device.password
         if not ok:
             self._sim._counters[device.device_id].auth_failures += 1
         return ok
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        login, device = self._sim._lookup(username)
-        if device is None or device.fault is Fault.AUTH_REJECT or login != device.login:
+        device = self._device
+        if device is None or device.fault is Fault.AUTH_REJECT or username.partition("@")[0] != device.login:
             return False
         offered = key.export_public_key().decode().split()[:2]
         return any(line.split()[:2] == offered for line in device.authorized_keys)
@@ -524,61 +679,130 @@ class _SSHServer(asyncssh.SSHServer):
 
 
 class _CliSession:
-    """One shell or exec session on one simulated device."""
+    """One shell or exec session on one simulated device (its CLI grammar is :mod:`driftaudit.sim.cli`)."""
 
     def __init__(
-        self, sim: DeviceSimulator, device: SimDevice, process: asyncssh.SSHServerProcess[bytes]
+        self,
+        sim: DeviceSimulator,
+        device: SimDevice,
+        process: asyncssh.SSHServerProcess[bytes],
+        *,
+        linked: bool,
     ) -> None:
         self.sim = sim
         self.device = device
         self.process = process
-        self.cli = _CLIS[device.platform]
+        self.pager = _PAGERS[device.platform]
+        self.junos = device.platform in (Platform.JUNOS, Platform.JUNOS_SET)
+        self.mode = Mode.PRIVILEGED if device.privileged_login or self.junos else Mode.USER
         self.paging = True
+        self.linked = linked
         self.pty = process.get_terminal_type() is not None
         self._pending = b""
+        self._logged_out = False
 
     def write(self, text: str) -> None:
         data = text.replace("\n", "\r\n") if self.pty else text
         self.process.stdout.write(data.encode())
 
+    def prompt(self) -> str:
+        if self.device.prompt_override is not None:
+            return self.device.prompt_override
+        return prompt_for(self.device.platform, self.device.hostname, self.device.login, self.mode)
+
     async def exec(self, command: str) -> None:
         self.paging = False
-        status = await self.run(command.strip())
+        status = 0 if await self.run(command.strip()) else 1
         self.process.exit(status)
 
     async def shell(self) -> None:
         self.write(self.device.banner)
-        self.write(self.cli.prompt(self.device))
+        self.write(self.prompt())
         while True:
-            line = await self._read_line()
+            try:
+                async with asyncio.timeout(self.device.idle_timeout_s):
+                    line = await self._read_line()
+            except TimeoutError:
+                self.write("\n")
+                self.process.channel.get_connection().close()
+                return
             if line is None:
                 return
             command = line.strip()
-            if command in ("exit", "quit", "logout"):
-                self.process.exit(0)
-                return
             if command:
                 await self.run(command)
-            self.write(self.cli.prompt(self.device))
+                if self._logged_out:
+                    self.process.exit(0)
+                    return
+            self.write(self.prompt())
 
-    async def run(self, command: str) -> int:
-        """Answer one command; returns its exit status."""
+    async def run(self, command: str) -> bool:
+        """Answer one command; False when it failed (or logged out)."""
         device, counters = self.device, self.sim._counters[self.device.device_id]
         counters.commands += 1
-        if device.latency_s:
+        if device.latency_s and not self.linked:
             await asyncio.sleep(device.latency_s)
-        plain = re.sub(r"\s*\|\s*no-more\s*$", "", command)
-        if plain in self.cli.paging_off:
+        if command.lower() in ("logout", "quit") and not self.junos:
+            self._logged_out = True
+            return False
+        prompt_width = len(self.prompt().rsplit("\n", 1)[-1])
+        reply = interpret(device.platform, command, self.mode, prompt_width=prompt_width)
+        self.write(reply.text)
+        if not reply.ok:
+            return False
+        action = reply.action
+        if action is Action.CONFIG:
+            if device.config_denied:
+                self.write(_DENIED.get(device.platform, "Command authorization failed.\n"))
+                return False
+            no_more = reply.no_more and not device.ignores_paging_off
+            await self._send_config(device, self.paging and not no_more)
+        elif action is Action.PAGING_OFF:
             self.paging = self.paging and device.ignores_paging_off
-            return 0
-        if _ACCEPTED.match(plain):
-            return 0
-        if plain not in self.cli.show:
-            self.write(self.cli.error)
-            return 1
-        paging = self.paging and plain == command
-        await self._send_config(device, paging)
-        return 0
+        elif action is Action.VERSION:
+            self.write(show_version(device.platform, device.hostname))
+        elif action is Action.ENABLE:
+            return await self._enable()
+        elif action is Action.DISABLE:
+            self.mode = Mode.USER
+        elif action is Action.CONFIGURE:
+            self.mode = Mode.CONFIG
+            if self.junos:
+                self.write("Entering configuration mode\n")
+        elif action is Action.LEAVE_CONFIG:
+            self.mode = Mode.PRIVILEGED
+            if self.junos:
+                self.write("Exiting configuration mode\n")
+        elif action is Action.LOGOUT:
+            self._logged_out = True
+            return False
+        return True
+
+    async def _enable(self) -> bool:
+        """``enable``: ask for the secret (no echo), as many times as the platform does."""
+        device = self.device
+        if self.mode is not Mode.USER or device.enable_secret is None:
+            self.mode = Mode.PRIVILEGED
+            return True
+        refused, attempts = _ENABLE_REFUSED.get(device.platform, ("", 3))
+        for _ in range(attempts):
+            self.write("Password: ")
+            line = await self._read_line(echo=False)
+            if line is None:
+                return False
+            self.write("\n")
+            if line == device.enable_secret:
+                self.mode = Mode.PRIVILEGED
+                return True
+            if refused and attempts > 1:
+                self.write(refused)
+        if device.platform is Platform.ASA:
+            self.write("Access denied.\n")
+        elif device.platform is Platform.EOS:
+            self.write(refused)
+        else:
+            self.write("% Bad secrets\n")
+        return False
 
     async def _send_config(self, device: SimDevice, paging: bool) -> None:
         if device.fault is Fault.GARBAGE:
@@ -601,12 +825,12 @@ class _CliSession:
             return
         for start in range(0, len(lines), device.page_lines):
             if start:
-                self.write(self.cli.more)
+                self.write(self.pager.more)
                 await self.process.stdout.drain()
                 key = await self._read_key()
                 if key is None or key in (b"q", b"Q"):
                     return
-                self.write(self.cli.erase(self.cli.more))
+                self.write(self.pager.erase(self.pager.more))
             self.write("".join(lines[start : start + device.page_lines]))
         await self.process.stdout.drain()
 
@@ -619,7 +843,7 @@ class _CliSession:
         key, self._pending = self._pending[:1], self._pending[1:]
         return key
 
-    async def _read_line(self) -> str | None:
+    async def _read_line(self, *, echo: bool = True) -> str | None:
         """Read one line in raw mode, echoing what a terminal would (one write per chunk)."""
         line = bytearray()
         while True:
@@ -628,25 +852,29 @@ class _CliSession:
                 if not data:
                     return None
                 self._pending = data
-            echo, done, index = bytearray(), False, 0
+            shown, done, index = bytearray(), False, 0
             while index < len(self._pending) and not done:
                 key = self._pending[index : index + 1]
                 index += 1
                 if key in (b"\r", b"\n"):
                     if key == b"\r" and self._pending[index : index + 1] == b"\n":
                         index += 1
-                    echo += b"\r\n"
+                    shown += b"\r\n"
                     done = True
                 elif key in (b"\x7f", b"\x08"):
                     if line:
                         line.pop()
-                        echo += b"\b \b"
+                        shown += b"\b \b"
+                elif key == b"\x03":
+                    line.clear()
+                    shown += b"^C\r\n"
+                    done = True
                 else:
                     line += key
-                    echo += key
+                    shown += key
             self._pending = self._pending[index:]
-            if self.pty and echo:
-                self.process.stdout.write(bytes(echo))
+            if self.pty and echo and shown:
+                self.process.stdout.write(bytes(shown))
             if done:
                 return line.decode("utf-8", "replace")
 

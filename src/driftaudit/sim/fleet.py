@@ -187,7 +187,7 @@ class SimFleet:
             Device(
                 device_id=plan.device_id,
                 host=sim.host,
-                port=sim.ssh_port if plan.transport is Transport.SSH else sim.http_port,
+                port=sim.port_of(plan.device_id) if plan.transport is Transport.SSH else sim.http_port,
                 platform=plan.platform,
                 transport=plan.transport,
                 tenant=plan.tenant,
@@ -250,6 +250,7 @@ class SimFleet:
         document = {
             "credentials": {
                 ref: {"username": cred.username, "password": cred.password.get_secret_value()}
+                | ({"enable_secret": cred.enable_secret.get_secret_value()} if cred.enable_secret else {})
                 for ref, cred in self.credentials.items()
                 if cred.password is not None
             }
@@ -259,7 +260,7 @@ class SimFleet:
         known_hosts: Path | None = None
         if self._simulator is not None and self._simulator.ssh_port:
             known_hosts = directory / "known_hosts"
-            known_hosts.write_text(self._simulator.known_hosts_line() + "\n", encoding="utf-8")
+            known_hosts.write_text("\n".join(self._simulator.known_hosts_lines()) + "\n", encoding="utf-8")
         return FleetFiles(inventory, intended_dir, credentials, known_hosts)
 
 
@@ -329,6 +330,7 @@ def build_fleet(
     drift_kinds: Sequence[str] = (DriftKind.ACL_LINE, DriftKind.DESCRIPTION, DriftKind.NTP_REMOVED),
     samples: Path | None = None,
     latency_s: float = 0.0,
+    own_ports: bool = False,
 ) -> SimFleet:
     """Generate ``n`` simulated devices from the sample configs.
 
@@ -342,7 +344,9 @@ def build_fleet(
         platforms: Platforms handed out in turn (default: every platform).
         drift_kinds: Kinds of drift to inject, in turn (see :class:`DriftKind`).
         samples: The samples folder (default :data:`DEFAULT_SAMPLES`).
-        latency_s: Delay the simulator adds before answering each command.
+        latency_s: The round-trip time of each device (see ``SimDevice.latency_s``).
+        own_ports: Serve every SSH device on a port of its own, where
+            ``latency_s`` applies to every exchange, the SSH handshake included.
 
     Raises:
         ConfigurationError: The samples folder is missing or has no config for
@@ -405,6 +409,7 @@ def build_fleet(
                 render=_renderer(platform, plan.device_id, actual_body, seed * 7919 + index),
                 fault=Fault.REFUSE if plan.device_id in down else Fault.NONE,
                 latency_s=latency_s,
+                own_port=own_ports and plan.transport is Transport.SSH,
             )
         )
     return fleet

@@ -20,9 +20,14 @@ from driftaudit.domain.errors import ConfigTooLargeError, ProtocolError
 __all__ = [
     "OutputBuffer",
     "at_pager",
+    "at_password_prompt",
     "at_prompt",
+    "cli_error",
     "command_output",
+    "count_prompts",
     "last_line",
+    "looks_like_config",
+    "split_outputs",
     "strip_ansi",
     "strip_pager",
 ]
@@ -39,6 +44,12 @@ _ECHO_SEARCH_LINES = 50
 _CRLF = re.compile(r"\r+\n")
 # The routing-engine state line Junos prints above its prompt: {master:0}.
 _JUNOS_RE_STATE = re.compile(r"^\{(?:master|backup|primary|secondary|linecard)[\w:]*\}\s*$")
+# The password question of ``enable`` (IOS, NX-OS, EOS, ASA, XR).
+_PASSWORD = re.compile(r"(?i)(?:password|passcode|secret): ?$")
+# An error is reported at the start of a command's output: only this many
+# non-empty lines are searched, so a config line deep inside the output (a
+# banner quoting an error) can never make a config an error.
+_ERROR_SEARCH_LINES = 12
 # Control characters a terminal never sends in text output (NUL, ...).
 _BINARY = re.compile(r"[\x00-\x06\x0e-\x1a\x1c-\x1f\x7f]")
 
@@ -154,3 +165,64 @@ def command_output(raw: str, *, command: str | None, prompt: str | None) -> str:
         lines = lines[:-1]
     body = "\n".join(lines)
     return body + "\n" if body else ""
+
+
+def at_password_prompt(tail: str) -> bool:
+    """Whether the output stopped at a password question (after ``enable``)."""
+    return bool(_PASSWORD.search(last_line(tail).rstrip(" ")) or _PASSWORD.search(last_line(tail)))
+
+
+def cli_error(output: str, profile: PlatformProfile) -> str | None:
+    """The device's error message when ``output`` (one command's) starts with a CLI error, else None.
+
+    The message is the marker line as the device printed it (``% Invalid
+    input detected at '^' marker.``, ``Command authorization failed.``,
+    Junos ``syntax error, expecting <command>.``), so the operator reads the
+    device's own words.
+    """
+    lines = [line.strip() for line in output.split("\n") if line.strip()][:_ERROR_SEARCH_LINES]
+    for line in lines:
+        if profile.errors.match(line):
+            return line[:300]
+    return None
+
+
+def looks_like_config(text: str, profile: PlatformProfile) -> bool:
+    """Whether ``text`` has at least one line that a config of the platform starts sections with."""
+    return profile.config_shape.search(text) is not None
+
+
+def count_prompts(text: str, prompt: str) -> int:
+    """How many lines of ``text`` start with ``prompt`` (each command's echo follows one)."""
+    clean = _CRLF.sub("\n", strip_pager(strip_ansi(text))).replace("\r", "\n")
+    return sum(1 for line in clean.split("\n") if line.startswith(prompt))
+
+
+def split_outputs(raw: str, commands: tuple[str, ...], prompt: str) -> list[str]:
+    """The output of each of ``commands``, sent together and answered one after the other.
+
+    ``raw`` is the transcript after the prompt at which they were sent: the
+    echo of the first command, its output, the prompt with the echo of the
+    second, and so on, up to the final prompt. A part ends only at a line that
+    is the prompt followed by the next command's echo, so a config line that
+    starts like the prompt never cuts the output. Each part is cleaned like
+    :func:`command_output`.
+    """
+    text = _CRLF.sub("\n", strip_pager(strip_ansi(raw))).replace("\r", "")
+    parts: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        following = len(parts)
+        if (
+            following < len(commands)
+            and line.startswith(prompt)
+            and line[len(prompt) :].strip() == commands[following].strip()
+        ):
+            parts.append([line[len(prompt) :]])
+        else:
+            parts[-1].append(line)
+    while len(parts) < len(commands):
+        parts.append([])
+    return [
+        command_output("\n".join(lines), command=command, prompt=prompt)
+        for command, lines in zip(commands, parts, strict=True)
+    ]

@@ -1,15 +1,26 @@
 """Running configs over SSH (asyncssh): interactive shell or exec channel.
 
 The shell path works with every platform the way an engineer would: wait for
-the prompt, turn paging off, send the show command and collect output up to
-the next prompt; if a pager prompt appears anyway it answers with a space and
-the pager text is stripped afterwards. Where the platform profile allows it
+a prompt of the platform (a line that is none, once the device is quiet, is
+an unrecognised prompt: an error naming it), send ``enable`` and the enable
+secret when the login landed unprivileged and check the prompt that comes
+back, then send the setup commands (paging off, terminal width) together with
+the show command in one write, and collect each one's output up to its
+prompt; if a pager prompt appears anyway it answers with a space and the
+pager text is stripped afterwards. Every command's output is checked for the
+platform's CLI error markers, and the config for the platform's shape: a
+device that answers ``% Invalid input`` or ``Command authorization failed``
+gives an error with its own words, never a config. Where the platform profile allows it
 and the adapter is built with ``use_exec=True``, the command runs on an exec
 channel instead (no prompt, no pager, the output ends at EOF).
 
 Host keys are verified against ``known_hosts`` (the given file, else
 ``~/.ssh/known_hosts``; a missing file trusts nothing). Turning verification
 off is an explicit ``verify_host_keys=False`` and logs a warning.
+
+Legacy SSH servers are reached only when :class:`SSHAlgorithmPolicy` (from
+the ``DRIFTAUDIT_SSH_ALGORITHMS*`` settings) allows their algorithms; a failed
+negotiation quotes asyncssh's reason (which algorithms each side offered).
 
 Every asyncssh and OS exception is translated here (see :func:`_ssh_errors`),
 so callers only ever see :class:`~driftaudit.domain.errors.FetchError`
@@ -24,14 +35,26 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import asyncssh
 
-from driftaudit.adapters.devices.channel import OutputBuffer, at_pager, at_prompt, command_output, last_line
+from driftaudit.adapters.devices.channel import (
+    OutputBuffer,
+    at_pager,
+    at_password_prompt,
+    at_prompt,
+    cli_error,
+    command_output,
+    count_prompts,
+    last_line,
+    looks_like_config,
+    split_outputs,
+)
 from driftaudit.adapters.devices.options import (
     DEFAULT_MAX_CONFIG_BYTES,
     FetchTimeouts,
+    SSHAlgorithmPolicy,
     device_credential,
     normalize_cli,
 )
@@ -45,6 +68,7 @@ from driftaudit.domain.errors import (
     FetchTimeoutError,
     HostKeyError,
     ProtocolError,
+    RemoteError,
 )
 from driftaudit.domain.models import Credential, Device
 from driftaudit.domain.ports import BaseDeviceAdapter, CredentialSource
@@ -58,6 +82,8 @@ log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
 _TERM_SIZE = (511, 24)
+#: What :meth:`SSHDeviceAdapter._await_prompt` returns at a password question.
+_PASSWORD = "\x00password"
 
 
 @dataclass(eq=False)
@@ -71,6 +97,7 @@ class _Session:
     conn: asyncssh.SSHClientConnection
     shell: asyncssh.SSHClientProcess[bytes] | None = None
     prompt: str | None = None
+    exec_refused: bool = False
 
     def alive(self) -> bool:
         return not self.conn.is_closed() and (self.shell is None or not self.shell.is_closing())
@@ -95,6 +122,8 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         max_config_bytes: Output above this raises ``ConfigTooLargeError``.
         pooled: Keep sessions open between fetches (see :mod:`.pool`).
         pool_limits: Sessions per device and idle time, when pooled.
+        algorithms: SSH algorithms per device (global, per platform, per
+            device); asyncssh's modern defaults where nothing is set.
     """
 
     def __init__(
@@ -108,12 +137,14 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         max_config_bytes: int = DEFAULT_MAX_CONFIG_BYTES,
         pooled: bool = True,
         pool_limits: PoolLimits | None = None,
+        algorithms: SSHAlgorithmPolicy | None = None,
     ) -> None:
         self._credentials = credentials
         self.timeouts = timeouts or FetchTimeouts()
         self._known_hosts = known_hosts
         self._verify = verify_host_keys
         self._use_exec = use_exec
+        self._algorithms = algorithms or SSHAlgorithmPolicy()
         self._max_bytes = max_config_bytes
         if not verify_host_keys:
             log.warning("SSH host key verification is OFF: any host key is accepted (man-in-the-middle risk)")
@@ -138,6 +169,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             "verify_host_keys": settings.ssh_verify_host_keys,
             "max_config_bytes": settings.max_config_bytes,
             "pool_limits": PoolLimits(per_host=settings.ssh_pool_per_host, idle_s=settings.ssh_pool_idle_s),
+            "algorithms": SSHAlgorithmPolicy.from_settings(settings),
         }
         options.update(overrides)
         return cls(credentials, **options)
@@ -205,6 +237,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             "agent_path": None,
             "client_keys": None,
             "password": None,
+            **self._algorithms.for_device(device).asyncssh_options(),
         }
         if credential.private_key is not None:
             try:
@@ -219,6 +252,9 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             with _ssh_errors(device, phase="connect"):
                 async with asyncio.timeout(self.timeouts.connect):
                     return await asyncssh.connect(device.host, **options)
+        except ValueError as exc:
+            # asyncssh validates algorithm names before connecting.
+            raise ProtocolError(device.device_id, f"SSH algorithm setting not usable: {exc}") from exc
         except TimeoutError as exc:
             raise FetchTimeoutError(
                 device.device_id,
@@ -233,8 +269,19 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
 
     async def _read_config(self, session: _Session, device: Device, profile: PlatformProfile) -> str:
         with _ssh_errors(device, phase="read"):
-            if self._use_exec and profile.supports_exec:
-                return await self._exec(session.conn, device, profile)
+            if (
+                self._use_exec
+                and profile.supports_exec
+                and session.shell is None
+                and not session.exec_refused
+            ):
+                try:
+                    return await self._exec(session.conn, device, profile)
+                except RemoteError as exc:
+                    # An exec channel runs at the login's privilege level, with
+                    # no way to send enable: the shell (which can) gets a try.
+                    log.info("exec channel refused on device %s (%s); using a shell", device.device_id, exc)
+                    session.exec_refused = True
             return await self._shell(session, device, profile)
 
     async def _exec(
@@ -250,65 +297,175 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             process.close()
         if process.exit_status is None and process.exit_signal is None and conn.is_closed():
             raise DisconnectedError(device.device_id, "session closed before the output was complete")
+        output = command_output(buffer.text(), command=None, prompt=None)
         if process.exit_status not in (None, 0):
-            raise ProtocolError(device.device_id, f"exec command exited with status {process.exit_status}")
-        return normalize_cli(command_output(buffer.text(), command=None, prompt=None))
+            error = cli_error(output, profile)
+            detail = f": {error}" if error else ""
+            raise RemoteError(
+                device.device_id, f"exec command exited with status {process.exit_status}{detail}"
+            )
+        return self._config(device, profile, profile.exec_command, output)
 
     async def _shell(self, session: _Session, device: Device, profile: PlatformProfile) -> str:
         if session.shell is None or session.prompt is None:
             session.shell, session.prompt = await self._open_shell(session.conn, device, profile)
-        process, prompt = session.shell, session.prompt
-        buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
-        process.stdin.write(profile.show_config.encode() + b"\n")
-        await self._until_prompt(process, device, profile, buffer, prompt)
-        text = command_output(buffer.text(), command=profile.show_config, prompt=prompt)
-        return normalize_cli(text)
+            # First fetch of this session: the setup commands and the show
+            # command go in one write, answered in one round trip.
+            commands = (*profile.paging_off, profile.show_config)
+        else:
+            commands = (profile.show_config,)
+        outputs = await self._run(session.shell, device, profile, session.prompt, commands)
+        for command, output in zip(commands[:-1], outputs, strict=False):
+            if (error := cli_error(output, profile)) is not None:
+                raise RemoteError(device.device_id, f"setup command {command!r} was rejected: {error}")
+        return self._config(device, profile, commands[-1], outputs[-1])
+
+    def _config(self, device: Device, profile: PlatformProfile, command: str, output: str) -> str:
+        """The config in one command's output, or the error the device answered with instead."""
+        if (error := cli_error(output, profile)) is not None:
+            raise RemoteError(device.device_id, f"{command!r} was refused by the device: {error}")
+        text = normalize_cli(output)
+        if not looks_like_config(text, profile):
+            lines = len(text.splitlines())
+            raise ProtocolError(
+                device.device_id,
+                f"the output of {command!r} ({lines} lines) does not look like a "
+                f"{profile.platform.value} config; is the inventory's platform right?",
+            )
+        return text
 
     async def _open_shell(
         self, conn: asyncssh.SSHClientConnection, device: Device, profile: PlatformProfile
     ) -> tuple[asyncssh.SSHClientProcess[bytes], str]:
-        """A shell at its prompt with paging turned off (as far as the device allows)."""
+        """A shell at a privileged prompt (``enable`` sent when the login landed unprivileged)."""
         process = await conn.create_process(term_type="vt100", term_size=_TERM_SIZE, encoding=None)
         try:
             buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
-            prompt = await self._until_prompt(process, device, profile, buffer, None)
-            for command in profile.paging_off:
-                buffer.reset()
-                process.stdin.write(command.encode() + b"\n")
-                prompt = await self._until_prompt(process, device, profile, buffer, None)
+            prompt = await self._await_prompt(process, device, profile, buffer)
+            if profile.unprivileged is not None and profile.unprivileged.search(prompt):
+                prompt = await self._escalate(process, device, profile, buffer, prompt)
         except BaseException:
             process.close()
             raise
         return process, prompt
 
-    async def _until_prompt(
+    async def _escalate(
         self,
         process: asyncssh.SSHClientProcess[bytes],
         device: Device,
         profile: PlatformProfile,
         buffer: OutputBuffer,
-        prompt: str | None,
+        prompt: str,
     ) -> str:
-        """Read until the output ends at a prompt (the known one, once learned)."""
+        """Send ``enable`` (and the enable secret when asked), and check the prompt is privileged."""
+        assert profile.unprivileged is not None  # noqa: S101 - checked by the caller
+        secret = self._credential(device).enable_secret
+        if secret is None:
+            raise AuthError(
+                device.device_id,
+                f"login landed at the unprivileged prompt {prompt!r}: privilege escalation needs "
+                "an enable_secret in the device's credential",
+            )
+        value = secret.get_secret_value()
+        buffer.reset()
+        process.stdin.write(profile.enable_command.encode() + b"\n")
+        answer = await self._await_prompt(process, device, profile, buffer, password=True)
+        if answer is _PASSWORD:
+            buffer.reset()
+            process.stdin.write(value.encode() + b"\n")
+            answer = await self._await_prompt(process, device, profile, buffer, password=True)
+            if answer is _PASSWORD:
+                process.stdin.write(b"\x03")
+                raise AuthError(
+                    device.device_id,
+                    f"privilege escalation failed at {prompt!r}: the device refused the enable "
+                    "secret and asked for it again",
+                )
+        if profile.unprivileged.search(answer):
+            said = cli_error(command_output(buffer.text(), command=None, prompt=answer), profile)
+            detail = f": {said}" if said else ""
+            message = f"privilege escalation failed: still at {answer!r} after {profile.enable_command!r}"
+            raise AuthError(device.device_id, (message + detail).replace(value, "***") if value else message)
+        return answer
+
+    async def _await_prompt(
+        self,
+        process: asyncssh.SSHClientProcess[bytes],
+        device: Device,
+        profile: PlatformProfile,
+        buffer: OutputBuffer,
+        *,
+        password: bool = False,
+    ) -> str:
+        """Read until the output ends at a prompt of the platform (or a password question).
+
+        A device that goes quiet at a line that is neither is reported after
+        ``timeouts.prompt`` as an unrecognised prompt, naming the line; a
+        device that printed nothing waits the full read timeout.
+        """
+        while True:
+            line = last_line(buffer.tail).strip()
+            quiet = min(self.timeouts.prompt, self.timeouts.read) if line else None
+            data = await self._read(process, device, quiet=quiet)
+            if data is None:
+                raise ProtocolError(
+                    device.device_id,
+                    f"unrecognised prompt {line[-80:]!r}: not a {profile.platform.value} prompt "
+                    f"(the device sat there for {quiet:g}s); is the inventory's platform right?",
+                )
+            if not data:
+                raise DisconnectedError(device.device_id, "session closed before the prompt came back")
+            buffer.feed(data)
+            tail = buffer.tail
+            if (found := at_prompt(tail, profile)) is not None:
+                return found
+            if password and at_password_prompt(tail):
+                return _PASSWORD
+            if at_pager(tail, profile):
+                process.stdin.write(b" ")
+
+    async def _run(
+        self,
+        process: asyncssh.SSHClientProcess[bytes],
+        device: Device,
+        profile: PlatformProfile,
+        prompt: str,
+        commands: tuple[str, ...],
+    ) -> list[str]:
+        """Send ``commands`` in one write; each one's output, once the prompt is back after the last."""
+        buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
+        process.stdin.write("".join(command + "\n" for command in commands).encode())
         while True:
             data = await self._read(process, device)
             if not data:
                 raise DisconnectedError(device.device_id, "session closed before the prompt came back")
             buffer.feed(data)
             tail = buffer.tail
-            if prompt is not None:
-                if last_line(tail).strip() == prompt:
-                    return prompt
-            elif (found := at_prompt(tail, profile)) is not None:
-                return found
+            if last_line(tail).strip() == prompt and (
+                len(commands) == 1 or count_prompts(buffer.text(), prompt) >= len(commands)
+            ):
+                return split_outputs(buffer.text(), commands, prompt)
             if at_pager(tail, profile):
                 process.stdin.write(b" ")
 
-    async def _read(self, process: asyncssh.SSHClientProcess[bytes], device: Device) -> bytes:
+    @overload
+    async def _read(self, process: asyncssh.SSHClientProcess[bytes], device: Device) -> bytes: ...
+
+    @overload
+    async def _read(
+        self, process: asyncssh.SSHClientProcess[bytes], device: Device, *, quiet: float | None
+    ) -> bytes | None: ...
+
+    async def _read(
+        self, process: asyncssh.SSHClientProcess[bytes], device: Device, *, quiet: float | None = None
+    ) -> bytes | None:
+        """The next chunk; b"" at EOF; None when ``quiet`` seconds passed without one."""
         try:
-            async with asyncio.timeout(self.timeouts.read):
+            async with asyncio.timeout(quiet if quiet is not None else self.timeouts.read):
                 return await process.stdout.read(_READ_SIZE)
         except TimeoutError as exc:
+            if quiet is not None:
+                return None
             raise FetchTimeoutError(
                 device.device_id, f"read timeout: device silent for {self.timeouts.read:g}s mid-output"
             ) from exc
@@ -326,8 +483,16 @@ def _ssh_errors(device: Device, *, phase: str) -> Iterator[None]:
         raise AuthError(device_id, f"authentication refused by {where}") from exc
     except asyncssh.HostKeyNotVerifiable as exc:
         raise HostKeyError(device_id, f"host key of {where} is not trusted by known_hosts") from exc
-    except (asyncssh.KeyExchangeFailed, asyncssh.ProtocolError, asyncssh.ProtocolNotSupported) as exc:
-        raise ProtocolError(device_id, f"SSH protocol failure with {where}: {type(exc).__name__}") from exc
+    except asyncssh.KeyExchangeFailed as exc:
+        raise ProtocolError(
+            device_id,
+            f"SSH negotiation with {where} failed: {exc.reason} (legacy algorithms are allowed only "
+            "by setting: DRIFTAUDIT_SSH_ALGORITHMS, _BY_PLATFORM or _BY_DEVICE)",
+        ) from exc
+    except (asyncssh.ProtocolError, asyncssh.ProtocolNotSupported) as exc:
+        raise ProtocolError(
+            device_id, f"SSH protocol failure with {where}: {type(exc).__name__}: {exc.reason}"
+        ) from exc
     except (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError) as exc:
         if phase == "connect":
             raise ConnectError(device_id, f"{where} closed the connection during SSH login") from exc
