@@ -77,3 +77,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_token: SecretStr | None = None
+
+    # Access: tenant-scoped API tokens (see adapters/access.py for the file's format)
+    api_tokens_path: Path | None = Field(
+        default=None, description="YAML file of bearer tokens (by sha256) and the tenants each may see"
+    )
