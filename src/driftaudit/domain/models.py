@@ -42,6 +42,7 @@ __all__ = [
     "FetchFailure",
     "FetchOutcome",
     "FleetScore",
+    "IntendedConfig",
     "MaskingPattern",
     "NMSTenant",
     "PatternKind",
@@ -419,6 +420,14 @@ class DriftEvent(_Frozen):
     observed_at: UtcDatetime
     fetch_ms: float = 0.0
     analyze_ms: float = 0.0
+    intended_version: str | None = Field(
+        default=None,
+        description=(
+            "The intended config this result was compared with: 'git:<commit>' when the intended "
+            "directory is a git checkout and the file is committed unmodified, else 'sha256:<hex>' "
+            "of the file. Null when nothing was compared (no config fetched, no intended file)."
+        ),
+    )
 
     @property
     def added_count(self) -> int:
@@ -441,3 +450,10 @@ class DeadLetter(_Frozen):
     key_b64: str | None = None
     payload_b64: str
     received_at: UtcDatetime
+
+
+class IntendedConfig(_Frozen):
+    """An intended config's text and the version it was read at (``git:<commit>`` or ``sha256:<hex>``)."""
+
+    text: str = Field(repr=False)
+    version: str

@@ -221,7 +221,9 @@ class StageHandlers:
     async def analyze(self, key: bytes | None, payload: bytes | None) -> None:
         """Device config -> drift event (normalize, mask, diff: the shared use case)."""
         config = self._decode(DeviceConfig, payload)
-        event = analyze_config(config, intended=self.deps.intended, registry=self.deps.registry)
+        event = await asyncio.to_thread(  # reads the intended file when it changed: off the loop
+            analyze_config, config, intended=self.deps.intended, registry=self.deps.registry
+        )
         await self.outbox.send(self.names.drift_events, config.device.device_id.encode(), encode(event))
 
     # -- history sink and score routing ------------------------------------------
