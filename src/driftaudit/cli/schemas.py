@@ -16,8 +16,9 @@ import typer
 from pydantic import BaseModel
 
 from driftaudit.domain.models import AuditRequest, DeadLetter, DeviceConfig, DeviceFetchTask, DriftEvent
+from driftaudit.streams.score import ScoreObservation
 
-__all__ = ["WIRE_CONTRACTS", "register", "schema_documents", "write_schemas"]
+__all__ = ["TOPIC_CONTRACTS", "WIRE_CONTRACTS", "register", "schema_documents", "write_schemas"]
 
 #: The models that travel on the topics, in pipeline order.
 WIRE_CONTRACTS: tuple[type[BaseModel], ...] = (
@@ -26,7 +27,18 @@ WIRE_CONTRACTS: tuple[type[BaseModel], ...] = (
     DeviceConfig,
     DriftEvent,
     DeadLetter,
+    ScoreObservation,  # internal topic score-input: published so every message on every topic has one
 )
+
+#: Topic (without the prefix) -> the model of its message values.
+TOPIC_CONTRACTS: dict[str, type[BaseModel]] = {
+    "audit-requests": AuditRequest,
+    "device-fetch": DeviceFetchTask,
+    "device-configs": DeviceConfig,
+    "drift-events": DriftEvent,
+    "dead-letter": DeadLetter,
+    "score-input": ScoreObservation,
+}
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
