@@ -1,4 +1,4 @@
-"""A worker without DRIFTAUDIT_KAFKA_BROKER says loudly that its broker is private; the sim's env file says what it lacks."""
+"""A worker on a private embedded broker says so loudly; the sim's env file names what it lacks."""
 
 from __future__ import annotations
 
