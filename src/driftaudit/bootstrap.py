@@ -219,6 +219,7 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
         client=build_config_client(settings),
         registry=build_masking(settings),
         history=build_history(settings) if with_history else None,
+        access=build_access(settings),
     )
 
 

@@ -112,7 +112,7 @@ def create_app(
     scoreboard = FleetScoreboard(app, settings, recorder)
     agents = register_agents(app, topics, handlers, scoreboard)
     if web_enabled:
-        register_views(app, scoreboard)
+        register_views(app, scoreboard, access=deps.access)
     names = topics.names
     sources = (names.audit_requests, names.device_fetch, names.device_configs, names.drift_events)
     guard = StallGuard(app, (*sources, names.score_input), stall_s=_STALL_S)
