@@ -212,12 +212,13 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
     """Everything the Faust app needs, built from ``settings``."""
     from driftaudit.streams.deps import StreamDeps
 
+    comparison = build_comparison(settings)
     return StreamDeps(
         settings=settings,
-        inventory=build_inventory(settings),
-        intended=build_intended(settings),
+        inventory=comparison.inventory,
+        intended=comparison.intended,
         client=build_config_client(settings),
-        registry=build_masking(settings),
+        registry=comparison.registry,
         history=build_history(settings) if with_history else None,
         access=build_access(settings),
     )

@@ -23,12 +23,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from driftaudit.adapters.history.clickhouse import chdb_dsn
 from driftaudit.cli.audit_cmd import local_pipeline
 from driftaudit.cli.schemas import TOPIC_CONTRACTS, write_schemas
-from driftaudit.settings import Settings
 from driftaudit.streams.client import AuditClient
 from driftaudit.streams.embedded_broker import free_port
+from tests.integration.test_streams_pipeline import _settings
 from tests.plugins.streams import FleetUnderTest
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
@@ -45,22 +44,6 @@ REFUSED_TIMESTAMPS = {
     "epoch": 1764618000,
     "epoch-string": "1764618000",
 }
-
-
-def _settings(fleet: FleetUnderTest, broker: Any, ns: Any, tmp_path: Path) -> Settings:
-    return fleet.settings(
-        kafka_broker=broker.bootstrap,
-        topic_prefix=ns.prefix,
-        app_id=ns.app_id,
-        topic_partitions=PARTITIONS,
-        broker_session_timeout_s=6.0,
-        clickhouse_dsn=chdb_dsn(tmp_path / "history"),
-        history_flush_s=0.2,
-        masking_key="integration-test-key",
-        batch_size=8,
-        connect_timeout_s=2.0,
-        total_timeout_s=20.0,
-    )
 
 
 def _validators(tmp_path: Path) -> dict[str, jsonschema.Draft202012Validator]:
@@ -239,27 +222,20 @@ async def test_an_intended_file_changed_during_the_workers_life_is_used_by_the_n
         async with AuditClient(settings):
             pass
         requests = kafka_namespace.topic("audit-requests")
-        selector = {"device_ids": [device]}
-        await asyncio.to_thread(
-            _produce,
-            settings.kafka_broker,
-            requests,
-            [(b"v1", _request("v1", "2026-12-01T19:40:00Z", selector))],
-        )
-        first = await asyncio.to_thread(event_of, "v1")
+
+        def audit(audit_id: str, requested_at: str) -> dict[str, Any]:
+            request = _request(audit_id, requested_at, {"device_ids": [device]})
+            _produce(settings.kafka_broker, requests, [(audit_id.encode(), request)])
+            return event_of(audit_id)
+
+        first = await asyncio.to_thread(audit, "v1", "2026-12-01T19:40:00Z")
         original = path.read_bytes()
         assert first["status"] == "compliant"
         assert first["intended_version"] == "sha256:" + hashlib.sha256(original).hexdigest()
 
         updated = original + b"ntp server 192.0.2.123\n"  # a golden-config update the device lacks
         path.write_bytes(updated)
-        await asyncio.to_thread(
-            _produce,
-            settings.kafka_broker,
-            requests,
-            [(b"v2", _request("v2", "2026-12-01T19:45:00Z", selector))],
-        )
-        second = await asyncio.to_thread(event_of, "v2")
+        second = await asyncio.to_thread(audit, "v2", "2026-12-01T19:45:00Z")
         for _ in range(300):  # both results stored before the worker stops
             if stream_app.recorder.events_written >= 2:
                 break

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from driftaudit.adapters.history.clickhouse import chdb_dsn
 from driftaudit.cli.audit_cmd import audit_via_broker, local_pipeline, request_for
 from driftaudit.domain.access import token_digest
 from driftaudit.streams.embedded_broker import free_port
+from tests.integration.test_streams_pipeline import _settings
 from tests.plugins.streams import FleetUnderTest
 
 pytestmark = [pytest.mark.usefixtures("faust_garbage"), pytest.mark.integration, pytest.mark.kafka]
@@ -33,17 +33,11 @@ async def test_views_refuse_without_a_token_and_answer_within_the_tokens_tenants
         ),
         encoding="utf-8",
     )
-    settings = small_fleet.settings(
-        kafka_broker=kafka_broker.bootstrap,
-        topic_prefix=kafka_namespace.prefix,
-        app_id=kafka_namespace.app_id,
-        topic_partitions=2,
-        broker_session_timeout_s=6.0,
-        clickhouse_dsn=chdb_dsn(tmp_path / "history"),
-        history_flush_s=0.2,
-        masking_key="integration-test-key",
-        connect_timeout_s=2.0,
-        total_timeout_s=20.0,
+    settings = _settings(
+        small_fleet,
+        kafka_broker,
+        kafka_namespace,
+        tmp_path,
         api_token=SecretStr(ADMIN_TOKEN),
         api_tokens_path=tokens,
     )
