@@ -2,8 +2,11 @@
 
 The app is built by :func:`create_api` from already-built dependencies, so
 nothing connects at import time and tests can serve it on a free port. Every
-endpoint needs ``Authorization: Bearer <token>`` with the configured token
-(compared in constant time); errors are JSON ``{"error": ..., "detail": ...}``
+endpoint needs ``Authorization: Bearer <token>``: each token carries a scope
+(the tenants it may see, or admin for all; :mod:`driftaudit.domain.access`,
+compared in constant time, never logged), and every answer is filtered to it:
+another tenant's device is 404, as if it did not exist, and the fleet score
+counts only the caller's tenants. Errors are JSON ``{"error": ..., "detail": ...}``
 with the right status, and no response carries a secret: device results hold
 only masked text, and exception messages are driftaudit's own (secret-free).
 
@@ -14,7 +17,6 @@ pool and the keep-alive HTTP clients stay warm between pre-flight checks.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from driftaudit.audit.preflight import preflight_check
 from driftaudit.audit.summary import score_document
+from driftaudit.domain.access import AccessTable, Scope
 from driftaudit.domain.errors import (
     ConfigurationError,
     DriftAuditError,
@@ -41,7 +44,7 @@ from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
 from driftaudit.domain.ports import HistoryReader, IConfigClient, IntendedConfigSource, Inventory
 from driftaudit.domain.scoring import FleetHealthScorer
 
-__all__ = ["ApiDeps", "PreflightRequest", "PreflightResponse", "create_api"]
+__all__ = ["ApiDeps", "Caller", "PreflightRequest", "PreflightResponse", "create_api"]
 
 _MAX_DEVICES_PER_CHECK = 500
 
@@ -49,6 +52,21 @@ _MAX_DEVICES_PER_CHECK = 500
 #: resolves ``Depends(_bearer)`` from this module's globals.
 _bearer = HTTPBearer(auto_error=False)
 _Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _caller(request: Request, credentials: _Credentials) -> Scope:
+    """The scope of the request's bearer token (401 without a known one)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status_code=401, detail="missing bearer token")
+    table: AccessTable = request.app.state.access
+    scope = table.scope_of(credentials.credentials)
+    if scope is None:
+        raise HTTPException(status_code=401, detail="invalid bearer token")
+    return scope
+
+
+#: The caller's scope; every endpoint takes it and filters what it returns to it.
+Caller = Annotated[Scope, Depends(_caller)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +81,13 @@ class ApiDeps:
     token: str
     preflight_timeout_s: float = 30.0
     batch_size: int = 50
+    access: AccessTable | None = None  # None: ``token`` alone, with the admin scope
+
+    def access_table(self) -> AccessTable | None:
+        """The tokens this API accepts: ``access`` if set, else ``token`` as admin."""
+        if self.access is not None and len(self.access):
+            return self.access
+        return AccessTable.single_admin(self.token) if self.token else None
 
 
 class PreflightRequest(BaseModel):
@@ -112,22 +137,17 @@ def create_api(deps: ApiDeps) -> FastAPI:
     Raises:
         ConfigurationError: no API token configured (an open API is never served).
     """
-    if not deps.token:
-        raise ConfigurationError("the API needs a bearer token: set DRIFTAUDIT_API_TOKEN")
+    access = deps.access_table()
+    if access is None:
+        raise ConfigurationError(
+            "the API needs a bearer token: set DRIFTAUDIT_API_TOKEN or DRIFTAUDIT_API_TOKENS_PATH"
+        )
     app = FastAPI(
         title="driftaudit",
         summary="Configuration-drift auditor: pre-flight checks, fleet score, device history.",
         version="1",
     )
-    expected = deps.token.encode()
-
-    def authorize(credentials: _Credentials) -> None:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(status_code=401, detail="missing bearer token")
-        if not hmac.compare_digest(credentials.credentials.encode(), expected):
-            raise HTTPException(status_code=401, detail="invalid bearer token")
-
-    auth = [Depends(authorize)]
+    app.state.access = access
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -154,9 +174,17 @@ def create_api(deps: ApiDeps) -> FastAPI:
         status = 400 if isinstance(exc, InventoryError) else 500
         return _error(status, str(exc))
 
-    @app.post("/v1/preflight", response_model=PreflightResponse, dependencies=auth)
-    async def preflight(body: PreflightRequest) -> PreflightResponse:
+    def _visible(scope: Scope, device_id: str) -> None:
+        """404 for a device outside the caller's tenants, worded like an unknown one."""
+        device = deps.inventory.get(device_id)  # UnknownDeviceError -> 404
+        if not scope.allows(device.tenant):
+            raise UnknownDeviceError(f"unknown device id {device_id[:128]!r}")
+
+    @app.post("/v1/preflight", response_model=PreflightResponse)
+    async def preflight(body: PreflightRequest, scope: Caller) -> PreflightResponse:
         """Fetch the devices now and compare them with their intended configs."""
+        for device_id in body.devices:
+            _visible(scope, device_id)
         report = await preflight_check(
             body.devices,
             inventory=deps.inventory,
@@ -180,21 +208,23 @@ def create_api(deps: ApiDeps) -> FastAPI:
             raise HTTPException(status_code=503, detail="no history store is configured")
         return deps.history
 
-    @app.get("/v1/fleet/score", dependencies=auth)
-    async def fleet_score() -> dict[str, Any]:
-        """The score over every device's latest status, for the fleet and per tenant."""
+    @app.get("/v1/fleet/score")
+    async def fleet_score(scope: Caller) -> dict[str, Any]:
+        """The score over the latest status of the caller's devices, overall and per tenant."""
         rows = await asyncio.to_thread(_history_reader().latest_status)
+        rows = [row for row in rows if scope.allows(str(row["tenant"]))]
         fleet, tenants = _scores(rows)
         return {
             "fleet": score_document(fleet),
             "tenants": {tenant: score_document(score) for tenant, score in tenants.items()},
         }
 
-    @app.get("/v1/devices/{device_id}/history", dependencies=auth)
-    async def device_history(device_id: str, limit: int = 100) -> dict[str, Any]:
-        """One device's results, newest first."""
-        deps.inventory.get(device_id)
+    @app.get("/v1/devices/{device_id}/history")
+    async def device_history(device_id: str, scope: Caller, limit: int = 100) -> dict[str, Any]:
+        """One device's results, newest first (404 outside the caller's tenants)."""
+        _visible(scope, device_id)
         rows = await asyncio.to_thread(_history_reader().device_timeline, device_id, max(1, min(limit, 1000)))
+        rows = [row for row in rows if scope.allows(str(row["tenant"]))]
         return {"device_id": device_id, "results": rows}
 
     return app

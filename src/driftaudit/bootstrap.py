@@ -14,7 +14,8 @@ start-up with a readable message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -32,14 +33,20 @@ if TYPE_CHECKING:
     from driftaudit.adapters.history.clickhouse import ClickHouseHistory
     from driftaudit.adapters.nms.auth import AuthManager
     from driftaudit.adapters.nms.client import NMSConfigClient
+    from driftaudit.api import ApiDeps
     from driftaudit.audit.summary import AuditSummary
+    from driftaudit.domain.access import AccessTable
     from driftaudit.domain.models import AuditRequest
     from driftaudit.domain.ports import BaseDeviceAdapter, CredentialSource
     from driftaudit.streams.deps import StreamDeps
 
 __all__ = [
+    "Comparison",
     "MissingCredentials",
     "audit_in_process",
+    "build_access",
+    "build_api_deps",
+    "build_comparison",
     "build_config_client",
     "build_credentials",
     "build_history",
@@ -48,6 +55,7 @@ __all__ = [
     "build_masking",
     "build_stream_deps",
     "build_tenants",
+    "open_history",
 ]
 
 _log = logging.getLogger(__name__)
@@ -204,13 +212,15 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
     """Everything the Faust app needs, built from ``settings``."""
     from driftaudit.streams.deps import StreamDeps
 
+    comparison = build_comparison(settings)
     return StreamDeps(
         settings=settings,
-        inventory=build_inventory(settings),
-        intended=build_intended(settings),
+        inventory=comparison.inventory,
+        intended=comparison.intended,
         client=build_config_client(settings),
-        registry=build_masking(settings),
+        registry=comparison.registry,
         history=build_history(settings) if with_history else None,
+        access=build_access(settings),
     )
 
 
@@ -232,28 +242,18 @@ async def audit_in_process(
         InputError: the selector matches no device.
     """
     from driftaudit.audit.pipeline import trigger_fleet_audit
-    from driftaudit.domain.errors import HistoryError
 
-    inventory = build_inventory(settings)
-    intended = build_intended(settings)
-    registry = build_masking(settings)
-    history: ClickHouseHistory | None = None
-    unavailable: str | None = None
-    if store:
-        try:
-            history = build_history(settings)
-        except HistoryError as exc:
-            _log.warning("history unavailable, auditing without it: %s", exc)
-            unavailable = str(exc)
+    comparison = build_comparison(settings)
+    history, unavailable = open_history(settings, purpose="auditing") if store else (None, None)
     try:
         client = build_config_client(settings, now=now)
         try:
             summary = await trigger_fleet_audit(
                 request,
-                inventory=inventory,
-                intended=intended,
+                inventory=comparison.inventory,
+                intended=comparison.intended,
                 client=client,
-                registry=registry,
+                registry=comparison.registry,
                 history=history,
                 batch_size=settings.batch_size,
                 now=now,
@@ -266,3 +266,97 @@ async def audit_in_process(
     finally:
         if history is not None:
             history.close()
+
+
+# -- shared by every command: the comparison's inputs, the store, the API ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """What every audit path compares with: the inventory, the intended configs, the masking."""
+
+    inventory: YamlInventory
+    intended: DirectoryIntendedSource
+    registry: MaskingRegistry
+
+
+def build_comparison(settings: Settings) -> Comparison:
+    """The inventory, intended configs and masking registry of ``settings``, read and validated now.
+
+    Raises:
+        ConfigurationError: one of their files cannot be used.
+    """
+    return Comparison(
+        inventory=build_inventory(settings),
+        intended=build_intended(settings),
+        registry=build_masking(settings),
+    )
+
+
+def open_history(settings: Settings, *, purpose: str) -> tuple[ClickHouseHistory | None, str | None]:
+    """The history store, or None and the reason when it cannot be opened now.
+
+    For commands that still work without history (an audit, the API's
+    pre-flight): the reason is logged once, with what the command does instead.
+    """
+    from driftaudit.domain.errors import HistoryError
+
+    try:
+        return build_history(settings), None
+    except HistoryError as exc:
+        _log.warning("history unavailable, %s without it: %s", purpose, exc)
+        return None, str(exc)
+
+
+def build_access(settings: Settings) -> AccessTable | None:
+    """The bearer tokens and their tenant scopes (None: no token configured at all).
+
+    Raises:
+        ConfigurationError: the token file cannot be used.
+    """
+    from driftaudit.adapters.access import build_access as load
+
+    return load(settings)
+
+
+def build_api_deps(settings: Settings) -> tuple[ApiDeps, Callable[[], Awaitable[None]]]:
+    """Everything the HTTP API needs, and the coroutine function that releases it.
+
+    The tokens are checked before anything is opened. The caller awaits the
+    second value when done (the API's lifespan does): it closes the config
+    client's pools and the history store.
+
+    Raises:
+        ConfigurationError: no API token, or unusable inventory, intended,
+            pattern or token files.
+    """
+    from driftaudit.api import ApiDeps
+
+    access = build_access(settings)
+    if access is None:  # before anything is opened: an open API is never served
+        raise ConfigurationError(
+            "the API needs a bearer token: set DRIFTAUDIT_API_TOKEN or DRIFTAUDIT_API_TOKENS_PATH"
+        )
+    comparison = build_comparison(settings)
+    client = build_config_client(settings)  # before the store: it may refuse a credentials file
+    history, _ = open_history(settings, purpose="serving")
+
+    async def release() -> None:
+        try:
+            await client.aclose()
+        finally:
+            if history is not None:
+                history.close()
+
+    deps = ApiDeps(
+        inventory=comparison.inventory,
+        intended=comparison.intended,
+        client=client,
+        registry=comparison.registry,
+        history=history,
+        token="",
+        preflight_timeout_s=settings.preflight_timeout_s,
+        batch_size=settings.batch_size,
+        access=access,
+    )
+    return deps, release

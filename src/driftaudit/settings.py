@@ -110,3 +110,7 @@ class Settings(BaseSettings):
     ssh_algorithms: SSHAlgorithmSettings = SSHAlgorithmSettings()
     ssh_algorithms_by_platform: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)
     ssh_algorithms_by_device: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)
+    # Access: tenant-scoped API tokens (see adapters/access.py for the file's format)
+    api_tokens_path: Path | None = Field(
+        default=None, description="YAML file of bearer tokens (by sha256) and the tenants each may see"
+    )

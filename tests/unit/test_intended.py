@@ -28,17 +28,17 @@ def test_reads_device_files(directory: Path) -> None:
     assert source.get_intended("absent") is None
 
 
-def test_reads_once_until_reload(directory: Path) -> None:
+def test_changes_are_seen_without_reload(directory: Path) -> None:
+    """A golden-config update is used at the next lookup: no restart, no ``reload()``."""
     source = DirectoryIntendedSource(directory)
     assert source.get_intended("r1") == "hostname r1\n"
     assert source.get_intended("new") is None
-    (directory / "r1.cfg").write_text("hostname changed\n")
+    (directory / "r1.cfg").write_text("hostname changed, longer\n")
     (directory / "new.cfg").write_text("hostname new\n")
-    assert source.get_intended("r1") == "hostname r1\n"
-    assert source.get_intended("new") is None
-    source.reload()
-    assert source.get_intended("r1") == "hostname changed\n"
+    assert source.get_intended("r1") == "hostname changed, longer\n"
     assert source.get_intended("new") == "hostname new\n"
+    source.reload()
+    assert source.get_intended("r1") == "hostname changed, longer\n"
 
 
 def test_nothing_read_before_asked(directory: Path) -> None:

@@ -43,6 +43,7 @@ from driftaudit.domain.models import (
     FetchOutcome,
     FleetScore,
 )
+from driftaudit.domain.ports import VersionedIntendedSource
 from driftaudit.domain.scoring import FleetHealthScorer
 
 if TYPE_CHECKING:
@@ -134,6 +135,9 @@ def analyze_config(
 ) -> DriftEvent:
     """The drift event of one ``device-configs`` message.
 
+    The event names the intended version it was compared with when the
+    source offers versions (:class:`~driftaudit.domain.ports.VersionedIntendedSource`).
+    The lookup may read a file: callers on an event loop run this in a thread.
     An intended config that cannot be read (an unreadable file, an id that
     would escape the directory) makes the device ``error`` with the reason,
     instead of failing the whole audit.
@@ -141,12 +145,17 @@ def analyze_config(
     device = config.device
     failure = config.failure
     text: str | None = None
+    version: str | None = None
     try:
-        text = intended.get_intended(device.device_id)
+        if isinstance(intended, VersionedIntendedSource):
+            found = intended.get_intended_config(device.device_id)
+            text, version = (None, None) if found is None else (found.text, found.version)
+        else:
+            text = intended.get_intended(device.device_id)
     except DriftAuditError as exc:
         if failure is None:
             failure = _intended_failure(config, exc)
-    return analyze_outcome(
+    event = analyze_outcome(
         audit_id=config.audit_id,
         device=device,
         requested_at=config.requested_at,
@@ -157,6 +166,9 @@ def analyze_config(
         patterns=registry.for_platform(device.platform),
         fetch_ms=config.fetch_ms,
     )
+    if version is not None and event.status in (DeviceStatus.COMPLIANT, DeviceStatus.DRIFTED):
+        return event.model_copy(update={"intended_version": version})
+    return event
 
 
 def analyze_outcomes(

@@ -9,7 +9,6 @@ the reason, instead of refusing to start.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -21,8 +20,6 @@ from driftaudit.settings import Settings
 
 __all__ = ["build_api", "register"]
 
-_log = logging.getLogger(__name__)
-
 
 def build_api(settings: Settings) -> FastAPI:
     """The API app wired from settings; the lifespan closes the pools and the store.
@@ -30,38 +27,10 @@ def build_api(settings: Settings) -> FastAPI:
     Raises:
         ConfigurationError: no API token, or unusable inventory/intended/pattern files.
     """
-    from driftaudit.api import ApiDeps, create_api
-    from driftaudit.bootstrap import (
-        build_config_client,
-        build_history,
-        build_intended,
-        build_inventory,
-        build_masking,
-    )
-    from driftaudit.domain.errors import ConfigurationError, HistoryError
+    from driftaudit.api import create_api
+    from driftaudit.bootstrap import build_api_deps
 
-    token = settings.api_token.get_secret_value() if settings.api_token else ""
-    if not token:  # before anything is opened: an open API is never served
-        raise ConfigurationError("the API needs a bearer token: set DRIFTAUDIT_API_TOKEN")
-    inventory = build_inventory(settings)
-    intended = build_intended(settings)
-    registry = build_masking(settings)
-    history = None
-    try:
-        history = build_history(settings)
-    except HistoryError as exc:
-        _log.warning("history unavailable, serving without it: %s", exc)
-    client = build_config_client(settings)
-    deps = ApiDeps(
-        inventory=inventory,
-        intended=intended,
-        client=client,
-        registry=registry,
-        history=history,
-        token=token,
-        preflight_timeout_s=settings.preflight_timeout_s,
-        batch_size=settings.batch_size,
-    )
+    deps, release = build_api_deps(settings)
     app = create_api(deps)
 
     @asynccontextmanager
@@ -69,9 +38,7 @@ def build_api(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await client.aclose()
-            if history is not None:
-                history.close()
+            await release()
 
     app.router.lifespan_context = lifespan
     return app

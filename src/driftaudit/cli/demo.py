@@ -95,6 +95,9 @@ async def _demo(
                 "clickhouse_dsn": chdb_dsn(workdir / "history"),
                 "worker_web_port": web_port,
                 "history_flush_s": 0.3,
+                # a private, loopback-only demo: its web view needs no token whatever the environment says
+                "api_token": None,
+                "api_tokens_path": None,
             }
         )
         with broker_for(settings) as local:

@@ -28,19 +28,17 @@ EXIT_NOT_RUN = 3
 
 async def run_preflight(device_ids: list[str], settings: Settings, timeout_s: float) -> PreflightReport:
     """Build the adapters, check the devices once, and release the connections."""
-    from driftaudit.bootstrap import build_config_client, build_intended, build_inventory, build_masking
+    from driftaudit.bootstrap import build_comparison, build_config_client
 
-    inventory = build_inventory(settings)
-    intended = build_intended(settings)
-    registry = build_masking(settings)
+    comparison = build_comparison(settings)
     client = build_config_client(settings)
     try:
         return await preflight_check(
             device_ids,
-            inventory=inventory,
-            intended=intended,
+            inventory=comparison.inventory,
+            intended=comparison.intended,
             client=client,
-            registry=registry,
+            registry=comparison.registry,
             timeout_s=timeout_s,
             batch_size=settings.batch_size,
         )

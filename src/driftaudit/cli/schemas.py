@@ -23,8 +23,9 @@ from driftaudit.domain.models import (
     DeviceFetchTask,
     DriftEvent,
 )
+from driftaudit.streams.score import ScoreObservation
 
-__all__ = ["WIRE_CONTRACTS", "register", "schema_documents", "write_schemas"]
+__all__ = ["TOPIC_CONTRACTS", "WIRE_CONTRACTS", "register", "schema_documents", "write_schemas"]
 
 #: The models that travel on the topics, in pipeline order.
 WIRE_CONTRACTS: tuple[type[BaseModel], ...] = (
@@ -34,7 +35,19 @@ WIRE_CONTRACTS: tuple[type[BaseModel], ...] = (
     DriftEvent,
     DeadLetter,
     AuditStatus,
+    ScoreObservation,  # internal topic score-input: published so every message on every topic has one
 )
+
+#: Topic (without the prefix) -> the model of its message values.
+TOPIC_CONTRACTS: dict[str, type[BaseModel]] = {
+    "audit-requests": AuditRequest,
+    "device-fetch": DeviceFetchTask,
+    "device-configs": DeviceConfig,
+    "drift-events": DriftEvent,
+    "dead-letter": DeadLetter,
+    "score-input": ScoreObservation,
+    "audit-status": AuditStatus,
+}
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

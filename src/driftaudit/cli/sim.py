@@ -44,6 +44,14 @@ __all__ = ["SimOptions", "SimulatedFleetFiles", "register", "serve_fleet", "writ
 
 ENV_FILE = "driftaudit.env"
 
+#: The env file names the fleet's files only; what it cannot know is said in it, where a user looks.
+_NOT_SET_HERE = """\
+# Not set here, add them for your setup:
+# DRIFTAUDIT_KAFKA_BROKER=127.0.0.1:9092   (your broker, e.g. `make kafka`; unset, EACH worker starts its
+#                                           own private in-memory broker that no other process sees)
+# DRIFTAUDIT_CLICKHOUSE_DSN=chdb:///{out}/history   (an absolute chDB path, or http://host:8123/driftaudit)
+"""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimOptions:
@@ -231,7 +239,7 @@ def write_fleet_files(
     settings.update({f"REST_{key.upper()}": value for key, value in fleet.rest_adapter_options().items()})
     env = out / ENV_FILE
     lines = [f"DRIFTAUDIT_{key}={value}\n" for key, value in settings.items()]
-    env.write_text("".join(lines), encoding="utf-8")
+    env.write_text("".join(lines) + _NOT_SET_HERE.format(out=out), encoding="utf-8")
     return SimulatedFleetFiles(
         files.inventory, files.intended_dir, files.credentials, known_hosts, expected, tenants, env
     )
@@ -306,7 +314,9 @@ def _announce(fleet: SimFleet, sim: DeviceSimulator, files: SimulatedFleetFiles)
     if tenants:
         typer.echo(f"and a simulated NMS for tenants {', '.join(t['tenant_id'] for t in tenants)}")
     typer.echo(f"drifted: {len(fleet.drift)}, unreachable: {len(fleet.unreachable)} (see {files.expected})")
-    typer.echo(f"settings for a worker: {files.env}")
+    typer.echo(
+        f"settings for a worker: {files.env} (add DRIFTAUDIT_KAFKA_BROKER and DRIFTAUDIT_CLICKHOUSE_DSN)"
+    )
 
 
 async def _run(options: SimOptions, duration: float | None) -> None:

@@ -18,6 +18,13 @@ from driftaudit.settings import Settings
 
 __all__ = ["register", "worker"]
 
+#: Printed whatever the log level: a worker on a private broker is never what a producer elsewhere expects.
+_EMBEDDED = (
+    "DRIFTAUDIT_KAFKA_BROKER is not set: this worker started its own in-memory broker (Tansu) at {broker}. "
+    "Only processes given DRIFTAUDIT_KAFKA_BROKER={broker} see its topics, and they vanish when it stops; "
+    "set DRIFTAUDIT_KAFKA_BROKER=host:port to use your Kafka."
+)
+
 
 def worker(
     loglevel: Annotated[str, typer.Option(help="Faust log level: debug, info, warning, error.")] = "warning",
@@ -34,7 +41,7 @@ def worker(
     try:
         with broker_for(settings) as local:
             if not settings.kafka_broker:
-                typer.echo(f"embedded broker (Tansu) at {local.kafka_broker}", err=True)
+                typer.echo(_EMBEDDED.format(broker=local.kafka_broker), err=True)
             asyncio.run(prepare_broker(local))  # before the app exists: it binds the loop current then
             stream_app = create_app(build_stream_deps(local), web_port=web_port)
             run_worker(stream_app, loglevel=loglevel)

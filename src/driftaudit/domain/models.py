@@ -12,12 +12,14 @@ so the domain stays deterministic and testable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -41,16 +43,91 @@ __all__ = [
     "FetchFailure",
     "FetchOutcome",
     "FleetScore",
+    "IntendedConfig",
     "MaskingPattern",
     "NMSTenant",
     "PatternKind",
     "Platform",
     "Transport",
+    "DATETIME_ERROR",
+    "UtcDatetime",
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
+
+
+#: RFC 3339 ``date-time`` (section 5.6): date, ``T``, time, offset. The one rule for every
+#: timestamp on the wire, the same one a JSON Schema validator applies to ``format: date-time``.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+
+#: The pydantic error type of a refused timestamp; its message names the rule, never the value,
+#: so the stream layer can put it into a dead letter's reason.
+DATETIME_ERROR = "rfc3339_datetime"
+
+_DATETIME_RULE = (
+    "an RFC 3339 date-time with a 'T' and a UTC offset ('Z' or '+hh:mm'), e.g. 2026-12-01T19:40:00Z"
+)
+
+
+def _refused(problem: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        DATETIME_ERROR, "{problem}: expected {rule}", {"problem": problem, "rule": _DATETIME_RULE}
+    )
+
+
+def _rfc3339_only(value: object) -> object:
+    """Refuse every timestamp that is not an aware RFC 3339 date-time, saying which rule it broke.
+
+    Pydantic's lax parsing would take epoch numbers, a space for ``T``, bare
+    dates and naive values; a naive value then travels on and breaks the
+    published schema downstream. The message names the rule, never the value.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _refused("naive datetime (no UTC offset)")
+        return value
+    if isinstance(value, bool | int | float):
+        raise _refused("epoch numbers are not accepted")
+    if not isinstance(value, str):
+        raise _refused("not a string")
+    if _RFC3339.fullmatch(value):
+        return value
+    if _DATE_ONLY.fullmatch(value):
+        problem = "a bare date is not a date-time"
+    elif " " in value.strip() and _RFC3339.fullmatch(value.replace(" ", "T", 1)):
+        problem = "a space instead of 'T' between date and time"
+    elif _NAIVE.fullmatch(value) or _NAIVE.fullmatch(value.replace(" ", "T", 1)):
+        problem = "naive date-time (no UTC offset)"
+    elif value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        problem = "epoch numbers are not accepted"
+    else:
+        problem = "not an RFC 3339 date-time"
+    raise _refused(problem)
+
+
+def _to_utc(value: datetime) -> datetime:
+    """Every accepted timestamp is kept, and so re-emitted, in UTC (``...Z``)."""
+    return value.astimezone(UTC)
+
+
+#: Every timestamp of every wire contract: timezone-aware, RFC 3339 on the wire, normalized to UTC.
+UtcDatetime = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339_only),
+    AfterValidator(_to_utc),
+    Field(
+        json_schema_extra={"format": "date-time"},
+        description=(
+            f"{_DATETIME_RULE[0].upper()}{_DATETIME_RULE[1:]}. Naive values, a space instead of 'T', "
+            "bare dates and epoch numbers are refused (dead-letter); the worker re-emits every "
+            "timestamp in UTC."
+        ),
+    ),
+]
 
 
 class _Frozen(BaseModel):
@@ -172,7 +249,7 @@ class ConfigResult(_Frozen):
     device_id: str
     raw_text: str = Field(repr=False)
     cleaned_text: str = Field(repr=False)
-    timestamp: datetime
+    timestamp: UtcDatetime
     fetch_ms: float = 0.0
 
 
@@ -183,7 +260,7 @@ class FetchFailure(_Frozen):
     status: Literal[DeviceStatus.UNREACHABLE, DeviceStatus.ERROR]
     reason: str
     error_type: str
-    timestamp: datetime
+    timestamp: UtcDatetime
     fetch_ms: float = 0.0
 
 
@@ -249,14 +326,25 @@ class FleetScore(_Frozen):
 
 
 class DeviceSelector(_Frozen):
-    """Which devices an audit covers: explicit ids, or filters that all must match."""
+    """Which devices an audit covers: explicit ids, or filters that all must match.
 
-    device_ids: tuple[str, ...] = ()
-    tenant: str | None = None
-    site: str | None = None
-    role: str | None = None
-    platform: Platform | None = None
-    tags: frozenset[str] = frozenset()
+    Non-empty ``device_ids`` win: exactly those devices, and any unknown id
+    refuses the whole request (dead-letter). Without ids, every filter that is
+    set must match. An empty selector (``{}``, or no ``selector`` at all)
+    selects the whole fleet. A selector that matches no device is refused.
+    """
+
+    device_ids: tuple[str, ...] = Field(
+        default=(),
+        description="Explicit device ids; when non-empty the filters are ignored and every id must exist.",
+    )
+    tenant: str | None = Field(default=None, description="Only devices of this tenant (unset: any).")
+    site: str | None = Field(default=None, description="Only devices at this site (unset: any).")
+    role: str | None = Field(default=None, description="Only devices with this role (unset: any).")
+    platform: Platform | None = Field(default=None, description="Only this platform (unset: any).")
+    tags: frozenset[str] = Field(
+        default=frozenset(), description="Only devices carrying every one of these tags (empty: any)."
+    )
 
 
 class AuditRequest(_Frozen):
@@ -264,16 +352,22 @@ class AuditRequest(_Frozen):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     audit_id: str = Field(pattern=_ID_PATTERN)
-    requested_at: datetime
+    requested_at: UtcDatetime
     requested_by: str = ""
-    selector: DeviceSelector = DeviceSelector()
+    selector: DeviceSelector = Field(
+        default=DeviceSelector(),
+        description=(
+            "Which devices to audit. Missing or empty ({}) means the WHOLE FLEET; explicit "
+            "device_ids win over filters; a selector that matches nothing is refused (dead-letter)."
+        ),
+    )
 
 
 class AuditRun(_Frozen):
     """The record of one audit once its selector is resolved."""
 
     audit_id: str
-    requested_at: datetime
+    requested_at: UtcDatetime
     requested_by: str = ""
     device_ids: tuple[str, ...]
     selector: DeviceSelector = DeviceSelector()
@@ -285,7 +379,7 @@ class DeviceFetchTask(_Frozen):
     schema_version: Literal[1] = SCHEMA_VERSION
     audit_id: str
     device: Device
-    requested_at: datetime
+    requested_at: UtcDatetime
     attempt: int = 1
 
 
@@ -300,8 +394,8 @@ class DeviceConfig(_Frozen):
     schema_version: Literal[1] = SCHEMA_VERSION
     audit_id: str
     device: Device
-    requested_at: datetime
-    fetched_at: datetime
+    requested_at: UtcDatetime
+    fetched_at: UtcDatetime
     fetch_ms: float = 0.0
     redacted_text: str | None = None
     failure: FetchFailure | None = None
@@ -324,8 +418,8 @@ class DriftEvent(_Frozen):
     unified_diff: str = ""
     actual_hash: str = ""
     intended_hash: str = ""
-    requested_at: datetime
-    observed_at: datetime
+    requested_at: UtcDatetime
+    observed_at: UtcDatetime
     fetch_ms: float = 0.0
     analyze_ms: float = 0.0
     #: set when the event was cut to fit its topic: what was cut (the counts below stay whole)
@@ -333,6 +427,14 @@ class DriftEvent(_Frozen):
     #: lines added / removed before a cut (None: nothing was cut)
     added_total: int | None = None
     removed_total: int | None = None
+    intended_version: str | None = Field(
+        default=None,
+        description=(
+            "The intended config this result was compared with: 'git:<commit>' when the intended "
+            "directory is a git checkout and the file is committed unmodified, else 'sha256:<hex>' "
+            "of the file. Null when nothing was compared (no config fetched, no intended file)."
+        ),
+    )
 
     @property
     def added_count(self) -> int:
@@ -354,7 +456,7 @@ class DeadLetter(_Frozen):
     topic: str = ""
     key_b64: str | None = None
     payload_b64: str
-    received_at: datetime
+    received_at: UtcDatetime
     #: the original payload's full size and sha256 (``payload_b64`` keeps at most a bounded prefix)
     payload_size: int | None = None
     payload_sha256: str | None = None
@@ -372,7 +474,7 @@ class AuditStatus(_Frozen):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     audit_id: str
-    requested_at: datetime
+    requested_at: UtcDatetime
     complete: bool
     expected: int
     reported: int
@@ -382,7 +484,14 @@ class AuditStatus(_Frozen):
     unreachable: int = 0
     error: int = 0
     score: float | None = None
-    deadline_at: datetime
-    closed_at: datetime
+    deadline_at: UtcDatetime
+    closed_at: UtcDatetime
     #: set when ``missing`` was cut to fit the topic (``expected - reported`` stays the true count)
     truncated: str | None = None
+
+
+class IntendedConfig(_Frozen):
+    """An intended config's text and the version it was read at (``git:<commit>`` or ``sha256:<hex>``)."""
+
+    text: str = Field(repr=False)
+    version: str

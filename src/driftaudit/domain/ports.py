@@ -21,6 +21,7 @@ from driftaudit.domain.models import (
     DeviceSelector,
     DriftEvent,
     FleetScore,
+    IntendedConfig,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "IConfigClient",
     "IntendedConfigSource",
     "Inventory",
+    "VersionedIntendedSource",
 ]
 
 
@@ -157,4 +159,17 @@ class HistoryRepository(HistoryWriter, HistoryReader, Protocol):
 
     def close(self) -> None:
         """Flush and release the store."""
+        ...
+
+
+@runtime_checkable
+class VersionedIntendedSource(Protocol):
+    """An intended-config source that also says which version of each config it returns.
+
+    Optional beside :class:`IntendedConfigSource`: the pipeline records the
+    version in each drift event when the source offers it.
+    """
+
+    def get_intended_config(self, device_id: str) -> IntendedConfig | None:
+        """The intended config with its version, or None when the device has none."""
         ...

@@ -115,7 +115,7 @@ def create_app(
     scoreboard = FleetScoreboard(app, settings, recorder)
     agents = register_agents(app, topics, handlers, scoreboard)
     if web_enabled:
-        register_views(app, scoreboard)
+        register_views(app, scoreboard, access=deps.access)
     pipeline = PipelineService(handlers, producer, recorder)
 
     async def write_scores() -> None:

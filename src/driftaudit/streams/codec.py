@@ -15,7 +15,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from driftaudit.domain.errors import InputError
-from driftaudit.domain.models import DeadLetter
+from driftaudit.domain.models import DATETIME_ERROR, DeadLetter
 
 __all__ = ["decode", "dead_letter", "encode", "to_bytes"]
 
@@ -31,12 +31,19 @@ def to_bytes(value: bytes | str | None) -> bytes:
     return bytes(value)
 
 
+#: Error types whose message is safe to quote in a dead letter's reason.
+_EXPLAINED = frozenset({DATETIME_ERROR})
+
+
 def _describe(exc: ValidationError) -> str:
     """Field locations and error kinds only: never the rejected input values."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False)[:5]:
         location = ".".join(str(p) for p in error["loc"]) or "<root>"
-        parts.append(f"{location}: {error['type']}")
+        if error["type"] in _EXPLAINED:  # our own messages: they name the rule, never the value
+            parts.append(f"{location}: {error['type']} ({error['msg']})")
+        else:
+            parts.append(f"{location}: {error['type']}")
     more = exc.error_count() - len(parts)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from driftaudit.domain.access import AccessTable
 from driftaudit.domain.ports import HistoryWriter, IConfigClient, IntendedConfigSource, Inventory
 from driftaudit.settings import Settings
 
@@ -38,6 +39,8 @@ class StreamDeps:
         history: where audit runs, drift events and scores are recorded; None
             keeps no history (a stateless smoke run).
         clock: the time source for ``fetched_at``, ``observed_at`` and dead letters.
+        access: the bearer tokens the web views accept (tenant-scoped); None
+            leaves them open, on the loopback address only.
     """
 
     settings: Settings
@@ -47,6 +50,7 @@ class StreamDeps:
     registry: Any
     history: HistoryWriter | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
+    access: AccessTable | None = None
 
     async def aclose(self) -> None:
         """Release the fetch client and the history store (each only if it has a close hook)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
+from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore, UtcDatetime
 from driftaudit.domain.scoring import FleetHealthScorer
 
 __all__ = [
@@ -43,7 +43,7 @@ class ScoreObservation(BaseModel):
     tenant: str
     device_id: str
     status: DeviceStatus
-    observed_at: datetime
+    observed_at: UtcDatetime
 
     def routing_key(self) -> bytes:
         """The message key: the tenant serialized as the table serializes its keys.

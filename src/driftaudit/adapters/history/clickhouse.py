@@ -91,6 +91,7 @@ _RESULT_COLUMNS = (
     "reason",
     "requested_at",
     "observed_at",
+    "intended_version",  # migration 14
 )
 _LINE_COLUMNS = (
     "audit_id",
@@ -439,6 +440,7 @@ class ClickHouseHistory:
                     event.reason or "",
                     requested,
                     observed,
+                    event.intended_version or "",
                 ]
             )
             for line_no, drift in enumerate((*event.added, *event.removed)):

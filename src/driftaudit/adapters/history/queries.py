@@ -36,7 +36,7 @@ _RESULT_COLUMNS = (
 )
 
 DEVICE_TIMELINE = f"""
-SELECT {_RESULT_COLUMNS}, unified_diff
+SELECT {_RESULT_COLUMNS}, unified_diff, intended_version
 FROM device_results FINAL
 WHERE device_id = {{device_id:String}}
 ORDER BY observed_at DESC, audit_id DESC

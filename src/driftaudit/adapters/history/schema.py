@@ -151,9 +151,15 @@ _SKIP_INDEXES = (
     "ALTER TABLE drift_lines ADD INDEX IF NOT EXISTS idx_observed observed_at TYPE minmax GRANULARITY 1",
 )
 
+#: Issue 14: the intended config's version each result was compared with (``git:`` or ``sha256:``).
+_INTENDED_VERSION = (
+    "ALTER TABLE device_results ADD COLUMN IF NOT EXISTS intended_version String DEFAULT ''",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create history tables", tuple(" ".join(s.split()) for s in _CREATE_TABLES)),
     Migration(2, "skip indexes for time and status filters", _SKIP_INDEXES),
+    Migration(14, "device_results.intended_version", _INTENDED_VERSION),
 )
 
 _MIGRATIONS_TABLE = (
