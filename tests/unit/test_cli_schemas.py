@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from driftaudit.cli import schemas as schemas_cli
 from driftaudit.domain.models import AuditRequest, DeviceSelector
 
-NAMES = ["AuditRequest", "DeviceFetchTask", "DeviceConfig", "DriftEvent", "DeadLetter"]
+NAMES = ["AuditRequest", "DeviceFetchTask", "DeviceConfig", "DriftEvent", "DeadLetter", "ScoreObservation"]
 
 
 @pytest.fixture
