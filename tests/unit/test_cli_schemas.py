@@ -11,7 +11,15 @@ from typer.testing import CliRunner
 from driftaudit.cli import schemas as schemas_cli
 from driftaudit.domain.models import AuditRequest, DeviceSelector
 
-NAMES = ["AuditRequest", "DeviceFetchTask", "DeviceConfig", "DriftEvent", "DeadLetter", "AuditStatus"]
+NAMES = [
+    "AuditRequest",
+    "DeviceFetchTask",
+    "DeviceConfig",
+    "DriftEvent",
+    "DeadLetter",
+    "AuditStatus",
+    "ScoreObservation",
+]
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_in_a_git_checkout_the_version_is_the_commit_unless_modified(tmp_path: P
     _git(repo, "commit", "-q", "-m", "first")
     first_commit = _git(repo, "rev-parse", "HEAD")
 
-    source = DirectoryIntendedSource(repo / "intended")
+    source = DirectoryIntendedSource(repo / "intended", git_check_s=0)
     found = source.get_intended_config("r1")
     assert found is not None
     assert found.version == f"git:{first_commit}"

@@ -2,8 +2,7 @@
 
 Two sources, merged:
 
-- ``DRIFTAUDIT_API_TOKEN`` (or ``DRIFTAUDIT_API_TOKEN_FILE`` through the
-  settings): one token with the **admin** scope, as before;
+- ``DRIFTAUDIT_API_TOKEN``: one token with the **admin** scope, as before;
 - ``DRIFTAUDIT_API_TOKENS_PATH``: a YAML file of grants, each naming the
   tenants it may see (or ``admin: true``)::
 

@@ -13,7 +13,8 @@ and history row then carries:
 
 - ``git:<commit>`` when the directory is inside a git checkout and the file
   is tracked and unmodified at that commit (``git`` runs in a subprocess,
-  once per change of ``HEAD``/index, not once per device);
+  once per change of ``HEAD``/index, not once per device; HEAD and the index
+  are looked at once a second at most);
 - ``sha256:<hex>`` of the file's bytes otherwise (no git, untracked or
   locally modified file).
 
@@ -78,15 +79,17 @@ def _signature(path: Path) -> _Signature | None:
 class _GitCheckout:
     """The git checkout holding the directory, asked only when HEAD or the index changed."""
 
-    def __init__(self, git: str, top: Path, git_dir: Path) -> None:
+    def __init__(self, git: str, top: Path, git_dir: Path, *, check_s: float) -> None:
         self._git = git
         self.top = top
         self._git_dir = git_dir
+        self._check_s = check_s
         self._state: _GitState | None = None
+        self._key: tuple[float, tuple[_Signature | None, ...]] | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def find(cls, directory: Path) -> _GitCheckout | None:
+    def find(cls, directory: Path, *, check_s: float) -> _GitCheckout | None:
         """The checkout ``directory`` is in, or None (no git binary, not a checkout)."""
         git = shutil.which("git")
         if git is None:
@@ -104,10 +107,23 @@ class _GitCheckout:
         lines = out.stdout.splitlines()
         if out.returncode != 0 or len(lines) != 2:
             return None
-        return cls(git, Path(lines[0]), Path(lines[1]))
+        return cls(git, Path(lines[0]), Path(lines[1]), check_s=check_s)
 
     def key(self) -> tuple[_Signature | None, ...]:
-        """The signatures of HEAD, its ref, the index and packed refs: changes on commit, pull, checkout."""
+        """The signatures of HEAD, its ref, the index and packed refs: changes on commit, pull, checkout.
+
+        Looked at most once per ``check_s`` (a few stats and a read each time,
+        which would otherwise cost more than the lookup they guard).
+        """
+        now = time.monotonic()
+        cached = self._key
+        if cached is not None and now - cached[0] < self._check_s:
+            return cached[1]
+        key = self._look()
+        self._key = (now, key)
+        return key
+
+    def _look(self) -> tuple[_Signature | None, ...]:
         head = self._git_dir / "HEAD"
         ref: Path | None = None
         try:
@@ -156,12 +172,14 @@ class _GitCheckout:
 class DirectoryIntendedSource:
     """The :class:`~driftaudit.domain.ports.IntendedConfigSource` port over a directory."""
 
-    def __init__(self, directory: Path | str, *, use_git: bool = True) -> None:
+    def __init__(self, directory: Path | str, *, use_git: bool = True, git_check_s: float = 1.0) -> None:
         """Check that ``directory`` exists; no file is read until a device is asked for.
 
         Args:
             directory: where ``<device_id>.cfg`` files live.
             use_git: name versions by git commit when the directory is a checkout.
+            git_check_s: how often, at most, git's HEAD and index are looked at;
+                a commit or pull is named in versions within this long.
 
         Raises:
             ConfigurationError: ``directory`` is not a directory, which would
@@ -172,7 +190,7 @@ class DirectoryIntendedSource:
             raise ConfigurationError(f"intended-config directory {self._root} does not exist")
         self._lock = threading.Lock()
         self._cache: dict[str, _Entry] = {}
-        self._git = _GitCheckout.find(self._root) if use_git else None
+        self._git = _GitCheckout.find(self._root, check_s=git_check_s) if use_git else None
         self.reads = 0  # files actually read (not served from the cache): for tests and benchmarks
 
     @property

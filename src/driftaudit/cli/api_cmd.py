@@ -48,7 +48,7 @@ def api(
     host: Annotated[str | None, typer.Option(help="bind address (default: settings)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default: settings)")] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs); needs DRIFTAUDIT_API_TOKEN."""
+    """Serve the HTTP API (OpenAPI at /docs); needs DRIFTAUDIT_API_TOKEN or DRIFTAUDIT_API_TOKENS_PATH."""
     import uvicorn
 
     settings = Settings()

@@ -14,11 +14,11 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore, UtcDatetime
+from driftaudit.domain.models import SCHEMA_VERSION, DeviceStatus, DriftEvent, FleetScore, UtcDatetime
 from driftaudit.domain.scoring import FleetHealthScorer
 
 __all__ = [
@@ -44,6 +44,7 @@ class ScoreObservation(BaseModel):
     device_id: str
     status: DeviceStatus
     observed_at: UtcDatetime
+    schema_version: Literal[1] = SCHEMA_VERSION
 
     def routing_key(self) -> bytes:
         """The message key: the tenant serialized as the table serializes its keys.

@@ -5,7 +5,8 @@ so a re-delivered row replaces the earlier copy of the same key):
 
 - ``audit_runs``: one row per audit (key ``audit_id``).
 - ``device_results``: one row per audit and device (key ``device_id, audit_id``):
-  status, inventory dimensions, counts, the masked diff, hashes, latencies.
+  status, inventory dimensions, counts, the masked diff, hashes, latencies, and
+  ``intended_version``, the intended config compared with (migration 14).
 - ``drift_lines``: one row per added or removed line with its section path
   (key ``device_id, audit_id, change, line_no``).
 - ``fleet_scores``: one row per tenant and score window (key ``tenant, window_start``).
