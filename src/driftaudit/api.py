@@ -38,7 +38,13 @@ from driftaudit.domain.errors import (
 )
 from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
-from driftaudit.domain.ports import HistoryReader, IConfigClient, IntendedConfigSource, Inventory
+from driftaudit.domain.ports import (
+    ComplianceRulesSource,
+    HistoryReader,
+    IConfigClient,
+    IntendedConfigSource,
+    Inventory,
+)
 from driftaudit.domain.scoring import FleetHealthScorer
 
 __all__ = ["ApiDeps", "PreflightRequest", "PreflightResponse", "create_api"]
@@ -63,6 +69,7 @@ class ApiDeps:
     token: str
     preflight_timeout_s: float = 30.0
     batch_size: int = 50
+    rules: ComplianceRulesSource | None = None
 
 
 class PreflightRequest(BaseModel):
@@ -165,6 +172,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
             registry=deps.registry,
             timeout_s=body.timeout_s or deps.preflight_timeout_s,
             batch_size=deps.batch_size,
+            rules=deps.rules,
         )
         return PreflightResponse(
             check_id=report.check_id,

@@ -22,6 +22,7 @@ from driftaudit.adapters.credentials import load_credential_source
 from driftaudit.adapters.intended import DirectoryIntendedSource
 from driftaudit.adapters.inventory import YamlInventory
 from driftaudit.adapters.patterns import load_patterns
+from driftaudit.adapters.rules import FileRulesSource
 from driftaudit.audit.fleet import RoutingConfigClient, utc_now
 from driftaudit.domain.errors import ConfigurationError
 from driftaudit.domain.masking import MaskingRegistry
@@ -95,6 +96,17 @@ class MissingCredentials:
         raise ConfigurationError(
             f"no credentials file configured (DRIFTAUDIT_CREDENTIALS_PATH) for credential_ref {ref!r}"
         )
+
+
+def build_rules(settings: Settings) -> FileRulesSource | None:
+    """The compliance rules file, or None when ``rules_path`` is unset.
+
+    Raises:
+        ConfigurationError: the file is missing or invalid.
+    """
+    if settings.rules_path is None:
+        return None
+    return FileRulesSource(settings.rules_path, check_interval_s=settings.rules_check_s)
 
 
 def build_credentials(settings: Settings) -> CredentialSource:
@@ -211,6 +223,7 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
         client=build_config_client(settings),
         registry=build_masking(settings),
         history=build_history(settings) if with_history else None,
+        rules=build_rules(settings),
     )
 
 
@@ -237,6 +250,7 @@ async def audit_in_process(
     inventory = build_inventory(settings)
     intended = build_intended(settings)
     registry = build_masking(settings)
+    rules = build_rules(settings)
     history: ClickHouseHistory | None = None
     unavailable: str | None = None
     if store:
@@ -257,6 +271,7 @@ async def audit_in_process(
                 history=history,
                 batch_size=settings.batch_size,
                 now=now,
+                rules=rules,
             )
         finally:
             await client.aclose()

@@ -77,3 +77,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_token: SecretStr | None = None
+
+    # Compliance features, policies and remediation
+    rules_path: Path | None = Field(default=None, description="YAML rules file; None: no features")
+    rules_check_s: float = Field(default=1.0, gt=0, description="how often the rules file's mtime is checked")

@@ -37,6 +37,7 @@ def build_api(settings: Settings) -> FastAPI:
         build_intended,
         build_inventory,
         build_masking,
+        build_rules,
     )
     from driftaudit.domain.errors import ConfigurationError, HistoryError
 
@@ -61,6 +62,7 @@ def build_api(settings: Settings) -> FastAPI:
         token=token,
         preflight_timeout_s=settings.preflight_timeout_s,
         batch_size=settings.batch_size,
+        rules=build_rules(settings),
     )
     app = create_api(deps)
 

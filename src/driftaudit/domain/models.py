@@ -45,6 +45,10 @@ __all__ = [
     "PatternKind",
     "Platform",
     "Transport",
+    "FeatureResult",
+    "FeatureStatus",
+    "PolicyKind",
+    "PolicyResult",
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -326,6 +330,8 @@ class DriftEvent(_Frozen):
     observed_at: datetime
     fetch_ms: float = 0.0
     analyze_ms: float = 0.0
+    features: tuple[FeatureResult, ...] = ()
+    remediation: tuple[str, ...] = ()
 
     @property
     def added_count(self) -> int:
@@ -348,3 +354,54 @@ class DeadLetter(_Frozen):
     key_b64: str | None = None
     payload_b64: str
     received_at: datetime
+
+
+# -- compliance features and remediation (per-feature results of a drift event) -------------------
+
+
+class FeatureStatus(StrEnum):
+    """One feature's verdict on one device."""
+
+    COMPLIANT = "compliant"
+    DRIFTED = "drifted"
+    NOT_APPLICABLE = "not_applicable"  # in scope, but neither config nor any policy has it
+
+
+class PolicyKind(StrEnum):
+    """What a policy demands of a device's lines."""
+
+    PRESENT = "present"  # every listed line (or a line matching every pattern) is there
+    ABSENT = "absent"  # no listed line and no line matching a pattern is there
+    EXACTLY = "exactly"  # the lines a policy covers are exactly the listed ones
+
+
+class PolicyResult(_Frozen):
+    """One policy's verdict; ``missing`` and ``unexpected`` are masked lines, never a secret."""
+
+    name: str
+    kind: PolicyKind
+    passed: bool
+    missing: tuple[str, ...] = ()
+    unexpected: tuple[str, ...] = ()
+
+
+class FeatureResult(_Frozen):
+    """One compliance feature on one device in one audit.
+
+    ``added`` and ``removed`` are the device's drift lines that belong to the
+    feature (plus policy violations), masked; the counts are carried as fields
+    so consumers of the JSON need not count. ``remediation`` is the feature's
+    share of the device remediation, secrets withheld.
+    """
+
+    feature: str
+    status: FeatureStatus
+    added: tuple[DriftLine, ...] = ()
+    removed: tuple[DriftLine, ...] = ()
+    added_count: int = 0
+    removed_count: int = 0
+    policies: tuple[PolicyResult, ...] = ()
+    remediation: tuple[str, ...] = ()
+
+
+DriftEvent.model_rebuild()

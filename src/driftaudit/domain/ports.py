@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from driftaudit.domain.features import CompiledRules
 from driftaudit.domain.models import (
     AuditRun,
     ConfigResult,
@@ -33,6 +34,7 @@ __all__ = [
     "IConfigClient",
     "IntendedConfigSource",
     "Inventory",
+    "ComplianceRulesSource",
 ]
 
 
@@ -157,4 +159,26 @@ class HistoryRepository(HistoryWriter, HistoryReader, Protocol):
 
     def close(self) -> None:
         """Flush and release the store."""
+        ...
+
+
+@runtime_checkable
+class ComplianceRulesSource(Protocol):
+    """The compliance features and policies in force (see ``driftaudit.adapters.rules``).
+
+    ``current`` never does I/O, so it may be called anywhere; ``refresh`` may
+    (it checks whether the rules file changed), so async callers run it in a
+    worker thread, and ``due`` says whether it would look at all.
+    """
+
+    def current(self) -> CompiledRules:
+        """The rules in force."""
+        ...
+
+    def due(self) -> bool:
+        """Whether a refresh would look at the source now."""
+        ...
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload the rules if the source changed; True when new rules are in force."""
         ...

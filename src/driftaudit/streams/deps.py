@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from driftaudit.domain.ports import HistoryWriter, IConfigClient, IntendedConfigSource, Inventory
+from driftaudit.domain.ports import (
+    ComplianceRulesSource,
+    HistoryWriter,
+    IConfigClient,
+    IntendedConfigSource,
+    Inventory,
+)
 from driftaudit.settings import Settings
 
 __all__ = ["StreamDeps", "utc_now"]
@@ -38,6 +44,7 @@ class StreamDeps:
         history: where audit runs, drift events and scores are recorded; None
             keeps no history (a stateless smoke run).
         clock: the time source for ``fetched_at``, ``observed_at`` and dead letters.
+        rules: the compliance features and policies; None configures none.
     """
 
     settings: Settings
@@ -47,6 +54,7 @@ class StreamDeps:
     registry: Any
     history: HistoryWriter | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
+    rules: ComplianceRulesSource | None = None
 
     async def aclose(self) -> None:
         """Release the fetch client and the history store (each only if it has a close hook)."""

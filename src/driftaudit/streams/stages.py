@@ -221,7 +221,10 @@ class StageHandlers:
     async def analyze(self, key: bytes | None, payload: bytes | None) -> None:
         """Device config -> drift event (normalize, mask, diff: the shared use case)."""
         config = self._decode(DeviceConfig, payload)
-        event = analyze_config(config, intended=self.deps.intended, registry=self.deps.registry)
+        rules = self.deps.rules
+        if rules is not None and rules.due():
+            await asyncio.to_thread(rules.refresh)  # a stat (and a read when changed): off the loop
+        event = analyze_config(config, intended=self.deps.intended, registry=self.deps.registry, rules=rules)
         await self.outbox.send(self.names.drift_events, config.device.device_id.encode(), encode(event))
 
     # -- history sink and score routing ------------------------------------------
