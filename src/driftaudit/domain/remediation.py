@@ -187,9 +187,10 @@ def _children(
     grouped: list[RemediationStep] = []
     for key in {**groups_i, **groups_r}:
         _sequence(groups_r.get(key, []), groups_i.get(key, []), path, rules, grouped, group=key)
-    level = [*removals, *additions, *grouped]
+    level = [*removals, *additions]
     out.extend(step for step in level if not step.below)
     out.extend(step for step in level if step.below)
+    out.extend(grouped)  # an ordered group keeps its own order
     out.extend(nested)
 
 
@@ -245,6 +246,10 @@ def _sequence(
     """
     texts_r = [node.text for node in running]
     texts_i = [node.text for node in intended]
+    if texts_r == texts_i:
+        for mine, wanted in zip(running, intended, strict=True):
+            _pair(mine, wanted, path, rules, out)
+        return True
     unique = len(set(texts_r)) == len(texts_r) and len(set(texts_i)) == len(texts_i)
     if unique:
         set_r, set_i = set(texts_r), set(texts_i)
@@ -535,7 +540,11 @@ def _emit(nodes: Sequence[SectionNode], depth: int, lines: list[str]) -> None:
         lines.append(" " * depth + node.text)
         end = _banner_end(node.text) if node.children else None
         if end is not None:
-            lines.extend(child.text for child in node.children)
-            lines.append(end)
+            # the delimiter closes the last body line, so that line reads back exactly as parsed
+            if end == "EOF":  # EOS: the body ends with a line of its own
+                lines.extend([*(child.text for child in node.children), end])
+            else:
+                lines.extend(child.text for child in node.children[:-1])
+                lines.append(node.children[-1].text + end)
         else:
             _emit(node.children, depth + 1, lines)
