@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -40,6 +40,7 @@ from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
 from driftaudit.domain.ports import (
     ComplianceRulesSource,
+    FeatureHistoryReader,
     HistoryReader,
     IConfigClient,
     IntendedConfigSource,
@@ -47,7 +48,7 @@ from driftaudit.domain.ports import (
 )
 from driftaudit.domain.scoring import FleetHealthScorer
 
-__all__ = ["ApiDeps", "PreflightRequest", "PreflightResponse", "create_api"]
+__all__ = ["ApiDeps", "PreflightRequest", "PreflightResponse", "create_api", "feature_compliance"]
 
 _MAX_DEVICES_PER_CHECK = 500
 
@@ -111,6 +112,32 @@ def _scores(rows: Sequence[dict[str, Any]]) -> tuple[FleetScore, dict[str, Fleet
         by_tenant[str(row["tenant"])][str(row["device_id"])] = DeviceStatus(row["status"])
     tenants = {t: scorer.score(s, expected=list(s), tenant=t) for t, s in sorted(by_tenant.items())}
     return scorer.score(statuses, expected=list(statuses)), tenants
+
+
+def feature_compliance(
+    history: HistoryReader, *, by: str | None, tenants: Sequence[str], trend: bool = False, days: int = 30
+) -> dict[str, Any]:
+    """The per-feature compliance document of ``GET /v1/features``, limited to ``tenants`` (empty: all).
+
+    The tenant set is a parameter so an authorization layer can pass the
+    caller's tenants instead of the requested ones.
+
+    Raises:
+        HTTPException: 400 for an unknown dimension, 501 when the store cannot answer.
+    """
+    if not isinstance(history, FeatureHistoryReader):
+        raise HTTPException(status_code=501, detail="this history store has no feature results")
+    if trend:
+        return {"trend": history.feature_trend(None, days=days, tenants=tenants), "tenants": list(tenants)}
+    try:
+        rows = history.feature_matrix(by, tenants)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    for row in rows:
+        value = row.pop("value", "")
+        if by:
+            row[by] = value
+    return {"by": by, "tenants": list(tenants), "features": rows}
 
 
 def create_api(deps: ApiDeps) -> FastAPI:
@@ -204,5 +231,18 @@ def create_api(deps: ApiDeps) -> FastAPI:
         deps.inventory.get(device_id)
         rows = await asyncio.to_thread(_history_reader().device_timeline, device_id, max(1, min(limit, 1000)))
         return {"device_id": device_id, "results": rows}
+
+    @app.get("/v1/features", dependencies=auth)
+    async def features(
+        by: str | None = None,
+        tenant: Annotated[list[str] | None, Query()] = None,
+        trend: bool = False,
+        days: Annotated[int, Query(ge=1, le=3650)] = 30,
+    ) -> dict[str, Any]:
+        """Compliance per feature (× tenant, site, role or platform with ``by``), or its daily trend."""
+        reader = _history_reader()
+        return await asyncio.to_thread(
+            feature_compliance, reader, by=by, tenants=tenant or [], trend=trend, days=days
+        )
 
     return app

@@ -35,6 +35,7 @@ __all__ = [
     "IntendedConfigSource",
     "Inventory",
     "ComplianceRulesSource",
+    "FeatureHistoryReader",
 ]
 
 
@@ -181,4 +182,21 @@ class ComplianceRulesSource(Protocol):
 
     def refresh(self, *, force: bool = False) -> bool:
         """Reload the rules if the source changed; True when new rules are in force."""
+        ...
+
+
+@runtime_checkable
+class FeatureHistoryReader(Protocol):
+    """Reads per-feature compliance from the history; ``tenants`` empty means every tenant."""
+
+    def feature_matrix(
+        self, dimension: str | None = None, tenants: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per feature (and dimension value): status counts and score of the newest results."""
+        ...
+
+    def feature_trend(
+        self, feature: str | None = None, *, days: int = 30, tenants: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per feature and day: status counts and score."""
         ...

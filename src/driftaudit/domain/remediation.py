@@ -58,6 +58,7 @@ __all__ = [
     "negate",
     "remediate",
     "render",
+    "reveal",
     "secret_sources",
     "secret_values",
     "step_key",
@@ -384,6 +385,27 @@ def secret_values(raw_intended: str, patterns: CompiledPatterns) -> dict[str, st
         for token, value in zip(tokens, match.groups(), strict=True):
             values.setdefault(token, value)
     return values
+
+
+_WITHHELD = re.compile(r"^(?P<indent>\s*)[!#] secret withheld, take it from [^:]*: (?P<command>.*)$")
+
+
+def reveal(lines: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
+    """Rendered remediation with withheld secret lines restored from ``values``.
+
+    For the local ``--with-secrets`` print only (see :func:`secret_values`); a
+    line whose tokens are not all known stays withheld.
+    """
+    out: list[str] = []
+    for line in lines:
+        match = _WITHHELD.match(line)
+        command = match.group("command") if match else ""
+        tokens = _SECRET_TOKEN.findall(command)
+        if match is None or not tokens or not all(token in values for token in tokens):
+            out.append(line)
+            continue
+        out.append(match.group("indent") + _SECRET_TOKEN.sub(lambda m: values[m.group(0)], command))
+    return tuple(out)
 
 
 def _junos_command(step: RemediationStep) -> str:
