@@ -381,3 +381,31 @@ def test_rules_file_errors_and_reload(tmp_path: Path) -> None:
     assert len(source.current().rules.features) == len(before.rules.features) + 1
     with pytest.raises(ConfigurationError, match="does not exist"):
         FileRulesSource(tmp_path / "missing.yaml")
+
+
+def test_audit_summary_lists_the_top_non_compliant_features(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from driftaudit.audit.pipeline import summarize
+    from driftaudit.cli.render import print_summary, summary_document
+
+    rules = _rules(tmp_path)
+    candidate = _text(PAIRS / "cisco_ios/batfish_as2dept1_candidate.cfg")
+    live = _text(PAIRS / "cisco_ios/batfish_as2dept1_live.cfg")
+    devices = [_device(Platform.IOS).model_copy(update={"device_id": f"r{i}"}) for i in range(3)]
+    events = [
+        _event(candidate if i < 2 else live, live, device, rules).model_copy(
+            update={"device_id": device.device_id}
+        )
+        for i, device in enumerate(devices)
+    ]
+    summary = summarize(
+        audit_id="a1", requested_at=NOW, devices=devices, events=events, started_at=NOW, finished_at=NOW
+    )
+    assert summary.top_features == {"interfaces": 2}
+    document = summary_document(summary)
+    assert document["top_features"] == {"interfaces": 2}
+    assert document["devices"][2]["features"]["interfaces"] == "compliant"
+    console = Console(record=True, width=160)
+    print_summary(summary, console)
+    assert "Top non-compliant features" in console.export_text()
