@@ -55,6 +55,7 @@ __all__ = [
     "Remediation",
     "RemediationStep",
     "apply_remediation",
+    "idempotent_key",
     "negate",
     "remediate",
     "render",
@@ -104,6 +105,7 @@ class RemediationStep:
     path: tuple[str, ...]
     line: str
     below: tuple[tuple[int, str], ...] = ()
+    replaces: str | None = None  # an added line that overwrites this sibling (no `no` needed)
 
 
 def step_key(step: RemediationStep) -> str:
@@ -172,17 +174,22 @@ def _children(
         for node in nodes:
             key = rules.group_key(node.text)
             (free.setdefault(node.text, []) if key is None else groups.setdefault(key, [])).append(node)
-    removals: list[RemediationStep] = []
-    additions: list[RemediationStep] = []
-    for text, nodes in free_r.items():
-        for extra in nodes[len(free_i.get(text, [])) :]:
-            removals.append(RemediationStep(Action.REMOVE, path, extra.text))
+    surplus = [extra for text, nodes in free_r.items() for extra in nodes[len(free_i.get(text, [])) :]]
     nested: list[RemediationStep] = []
+    missing: list[SectionNode] = []
     for text, nodes in free_i.items():
         theirs = free_r.get(text, [])
         for mine, wanted in zip(theirs, nodes, strict=False):
             _pair(mine, wanted, path, rules, nested)
-        additions.extend(_add(missing, path) for missing in nodes[len(theirs) :])
+        missing.extend(nodes[len(theirs) :])
+    overwritten = _overwrites(surplus, missing, intended)
+    removals = [
+        RemediationStep(Action.REMOVE, path, n.text) for n in surplus if n.text not in overwritten.values()
+    ]
+    additions = [
+        RemediationStep(Action.ADD, path, n.text, _below(n), replaces=overwritten.get(n.text))
+        for n in missing
+    ]
     # lines of this level first, then what enters a deeper context: pasted into a CLI, a line
     # after a nested block would otherwise run in that block's mode
     grouped: list[RemediationStep] = []
@@ -193,6 +200,48 @@ def _children(
     out.extend(step for step in level if step.below)
     out.extend(grouped)  # an ordered group keeps its own order
     out.extend(nested)
+
+
+#: leaf commands a new value overwrites (one per section): no `no` line is needed before the new one
+_IDEMPOTENT = re.compile(
+    r"(?P<key>description|hostname|name|mtu|ip mtu|bandwidth|speed|duplex|version|router-id|bgp router-id"
+    r"|switchport mode|switchport access vlan|switchport trunk native vlan|switchport trunk allowed vlan"
+    r"|spanning-tree mode|neighbor \S+ (?:description|remote-as)|ip address) "
+)
+
+
+def idempotent_key(line: str) -> str | None:
+    """What a leaf line sets, when a new value simply replaces the old (``description``, ``ip address``)."""
+    match = _IDEMPOTENT.match(line)
+    if match is None or (match.group("key") == "ip address" and line.endswith(" secondary")):
+        return None
+    return match.group("key")
+
+
+def _overwrites(
+    surplus: Sequence[SectionNode], missing: Sequence[SectionNode], intended: Sequence[SectionNode]
+) -> dict[str, str]:
+    """Added line -> the running line it overwrites, for idempotent leaf commands.
+
+    Only where the key is unambiguous: one leaf with that key to remove, one to
+    add, and one in the whole intended section (a config that lists a key
+    twice is not one a device would hold).
+    """
+
+    def keyed(nodes: Iterable[SectionNode]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for node in nodes:
+            key = None if node.children else idempotent_key(node.text)
+            if key is not None:
+                found.setdefault(key, []).append(node.text)
+        return found
+
+    old, new, everywhere = keyed(surplus), keyed(missing), keyed(intended)
+    return {
+        new[key][0]: old[key][0]
+        for key in new.keys() & old.keys()
+        if len(new[key]) == len(old[key]) == len(everywhere[key]) == 1
+    }
 
 
 def _pair(
@@ -522,17 +571,23 @@ def apply_remediation(masked_running: str, remediation: Remediation, platform: P
     for step in steps:
         siblings = _locate(roots, step.path)
         if step.action is Action.ADD:
+            if step.replaces is not None:
+                _remove_first(siblings, step.replaces)
             siblings.append(_build(step.line, step.below))
         elif step.action is Action.REMOVE:
-            for index, node in enumerate(siblings):
-                if node.text == step.line:
-                    del siblings[index]
-                    break
+            _remove_first(siblings, step.line)
         else:
             siblings[:] = [node for node in siblings if rules.group_key(node.text) != step.line]
     lines: list[str] = []
     _emit(roots, 0, lines)
     return "".join(line + "\n" for line in lines)
+
+
+def _remove_first(siblings: list[SectionNode], text: str) -> None:
+    for index, node in enumerate(siblings):
+        if node.text == text:
+            del siblings[index]
+            return
 
 
 def _locate(roots: list[SectionNode], path: Sequence[str]) -> list[SectionNode]:
