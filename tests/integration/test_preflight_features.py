@@ -175,3 +175,30 @@ def test_api_preflight_returns_features_and_remediation_and_serves_the_matrix(la
         bad = httpx.get(f"{url}/v1/features", params={"by": "colour"}, headers=auth, timeout=30)
         assert bad.status_code == 400
         assert httpx.get(f"{url}/v1/features").status_code == 401
+
+
+async def test_in_process_audit_stores_feature_results_and_lists_top_features(lab: Lab) -> None:
+    from datetime import UTC, datetime
+
+    from driftaudit.bootstrap import audit_in_process
+    from driftaudit.domain.models import AuditRequest
+
+    request = AuditRequest(audit_id="audit-features-1", requested_at=datetime.now(UTC))
+    summary = await audit_in_process(request, lab.settings)
+    assert summary.stored, summary.history_error
+    by_id = {event.device_id: event for event in summary.events}
+    ntp_device = _by_kind(lab, "ntp_removed")
+    assert {f.feature: f.status.value for f in by_id[ntp_device].features}["ntp"] == "drifted"
+    assert summary.top_features.get("ntp", 0) >= 1
+    assert all(event.remediation for event in summary.events if event.status.value == "drifted")
+    store = build_history(lab.settings)
+    try:
+        rows = (
+            store._ensure_client()
+            .query("SELECT count() FROM feature_results FINAL WHERE audit_id = 'audit-features-1'")
+            .result_rows
+        )
+    finally:
+        store.close()
+    reachable = [e for e in summary.events if e.status.value in ("compliant", "drifted")]
+    assert rows[0][0] == sum(len(e.features) for e in reachable) > 0

@@ -409,3 +409,15 @@ def test_audit_summary_lists_the_top_non_compliant_features(tmp_path: Path) -> N
     console = Console(record=True, width=160)
     print_summary(summary, console)
     assert "Top non-compliant features" in console.export_text()
+
+
+def test_the_readme_rules_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Compliance features and remediation", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = _rules(tmp_path, example)
+    names = [feature.name for feature in rules.rules.features]
+    assert names == ["ntp", "ntp", "bgp", "hardening"]
+    edge = _device(Platform.IOS, role="edge", tags=["pci"])
+    assert [feature.name for feature in rules.for_device(edge)] == ["ntp", "bgp", "hardening"]
+    assert [feature.name for feature in rules.for_device(_device(Platform.JUNOS))] == ["ntp", "bgp"]
