@@ -421,3 +421,15 @@ def test_the_readme_rules_example_loads(tmp_path: Path) -> None:
     edge = _device(Platform.IOS, role="edge", tags=["pci"])
     assert [feature.name for feature in rules.for_device(edge)] == ["ntp", "bgp", "hardening"]
     assert [feature.name for feature in rules.for_device(_device(Platform.JUNOS))] == ["ntp", "bgp"]
+
+
+def test_a_huge_remediation_is_cut_with_a_note(tmp_path: Path) -> None:
+    from driftaudit.domain.compliance import MAX_REMEDIATION_CHARS
+
+    intended = "".join(f"access-list 10 permit 10.{i // 250}.{i % 250}.1 {'x' * 40}\n" for i in range(8000))
+    running = intended.replace("access-list 10 permit 10.0.0.1 ", "access-list 10 permit 10.9.9.9 ", 1)
+    event = _event(running, intended, _device(Platform.IOS), None)
+    assert event.status is DeviceStatus.DRIFTED
+    assert sum(len(line) + 1 for line in event.remediation) <= MAX_REMEDIATION_CHARS + 200
+    assert event.remediation[-1].startswith("! remediation cut at")
+    assert event.remediation[0] == "no access-list 10"

@@ -52,7 +52,11 @@ from driftaudit.domain.remediation import (
     step_key,
 )
 
-__all__ = ["Assessment", "assess"]
+__all__ = ["MAX_REMEDIATION_CHARS", "Assessment", "assess"]
+
+#: a remediation in an event is cut after this many characters (with a note), like the unified diff,
+#: so one pathological device cannot make an event too large for its topic
+MAX_REMEDIATION_CHARS = 256 * 1024
 
 _JUNOS = (Platform.JUNOS, Platform.JUNOS_SET)
 
@@ -125,6 +129,16 @@ def _share_of(selector: SectionSelector, own: Sequence[RemediationStep]) -> Call
     return lambda step: (not selector.empty and selector.matches(step_key(step))) or step in own
 
 
+def _cap(lines: tuple[str, ...], limit: int = MAX_REMEDIATION_CHARS) -> tuple[str, ...]:
+    size = 0
+    for index, line in enumerate(lines):
+        size += len(line) + 1
+        if size > limit:
+            note = f"! remediation cut at {limit} characters: {len(lines) - index} more lines"
+            return (*lines[:index], note)
+    return lines
+
+
 def _listing(lines: Sequence[ConfigLine]) -> list[str]:
     return [" " * len(line.path) + line.line for line in lines]
 
@@ -154,8 +168,11 @@ def assess(
     """
     masked_actual = mask_content(redacted_actual, patterns)
     masked_intended = mask_content(intended, patterns) if intended is not None else None
-    actual_lines = config_lines(masked_actual, platform)
-    intended_lines = config_lines(masked_intended, platform) if masked_intended is not None else []
+    # the section paths are only needed by features (a device without rules skips both parses)
+    actual_lines = config_lines(masked_actual, platform) if features else []
+    intended_lines = (
+        config_lines(masked_intended, platform) if features and masked_intended is not None else []
+    )
     selectors = [feature.selector for feature in features if not feature.selector.empty]
     junos = platform in _JUNOS
 
@@ -174,6 +191,7 @@ def assess(
     per_feature: list[
         tuple[CompiledFeature, list[DriftLine], list[DriftLine], list[PolicyResult], list[RemediationStep]]
     ] = []
+    present: dict[str, bool] = {}
     for feature in features:
         selector = feature.selector
         mine_a = (
@@ -188,8 +206,9 @@ def assess(
         )
         own_steps: list[RemediationStep] = []
         feature_actual = actual_lines if selector.empty else select(actual_lines, selector)
+        feature_intended = intended_lines if selector.empty else select(intended_lines, selector)
+        present[feature.name] = bool(feature_actual or feature_intended)
         if feature.ordered and report is not None and not selector.empty:
-            feature_intended = select(intended_lines, selector)
             order_a, order_r = _order_drift(feature_actual, feature_intended)
             if order_a or order_r:
                 mine_a += order_a
@@ -234,24 +253,24 @@ def assess(
         merged = list(found.steps)
         merged += [step for step in extra_steps if step not in merged]
         steps = Remediation(found.style, tuple(merged))
-    sources = secret_sources(intended, patterns) if intended is not None and steps is not None else {}
+    holds_secret = steps is not None and any(
+        "<secret:" in step.line or any("<secret:" in text for _, text in step.below) for step in steps.steps
+    )
+    sources = secret_sources(intended, patterns) if intended is not None and holds_secret else {}
 
     results_out: list[FeatureResult] = []
     for feature, mine_a, mine_r, results, own_steps in per_feature:
         selector = feature.selector
-        present = any(selector.matches(x.key) for x in actual_lines) or any(
-            selector.matches(x.key) for x in intended_lines
-        )
         if mine_a or mine_r:
             status = FeatureStatus.DRIFTED
-        elif results or (present and not selector.empty and report is not None):
+        elif results or (present[feature.name] and not selector.empty and report is not None):
             status = FeatureStatus.COMPLIANT
         else:
             status = FeatureStatus.NOT_APPLICABLE
         share: tuple[str, ...] = ()
         if steps is not None and status is FeatureStatus.DRIFTED:
             diff_part = steps.only(_share_of(selector, own_steps))
-            share = render(diff_part, sources=sources)
+            share = _cap(render(diff_part, sources=sources))
         results_out.append(
             FeatureResult(
                 feature=feature.name,
@@ -283,6 +302,6 @@ def assess(
         removed=tuple(device_removed),
         unified_diff=unified,
         features=tuple(results_out),
-        remediation=render(steps, sources=sources) if steps is not None else (),
+        remediation=_cap(render(steps, sources=sources)) if steps is not None else (),
         steps=steps,
     )

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from driftaudit.domain.features import parsed_indented
 from driftaudit.domain.masking import TOKEN_PATTERN, CompiledPatterns, redact_secrets
 from driftaudit.domain.models import Platform
 from driftaudit.domain.sections import (
@@ -130,7 +131,7 @@ def remediate(masked_running: str, masked_intended: str, platform: Platform | No
     out: list[RemediationStep] = []
     leaders = rules.comment_leaders
     _children(
-        parse_indented(masked_running, leaders), parse_indented(masked_intended, leaders), (), rules, out
+        parsed_indented(masked_running, leaders), parsed_indented(masked_intended, leaders), (), rules, out
     )
     return Remediation("ios", tuple(out))
 
