@@ -433,3 +433,45 @@ def test_a_huge_remediation_is_cut_with_a_note(tmp_path: Path) -> None:
     assert sum(len(line) + 1 for line in event.remediation) <= MAX_REMEDIATION_CHARS + 200
     assert event.remediation[-1].startswith("! remediation cut at")
     assert event.remediation[0] == "no access-list 10"
+
+
+def test_policy_and_order_remediation_land_under_the_right_parents(tmp_path: Path) -> None:
+    from driftaudit.domain.diff import compare_masked
+    from driftaudit.domain.remediation import Action, Remediation, RemediationStep, apply_remediation
+
+    rules = _rules(
+        tmp_path,
+        "features:\n  - name: vty\n    sections: ['line vty']\n    policies:\n"
+        "      - present: ['line vty 0 4 transport input ssh']\n"
+        "      - absent: ['line vty 0 4 transport input telnet']\n"
+        "  - name: ntp\n    sections: ['ntp ']\n    ordered: true\n",
+    )
+    text = _text(CONFIGS / "cisco_ios/netutils_ios_full_sent.txt")
+    assert "line vty 0 4\n" in text
+    device_text = text.replace("line vty 0 4\n", "line vty 0 4\n transport input telnet\n", 1).replace(
+        "ntp server 10.1.1.1\nntp server 10.2.2.2 prefer", "ntp server 10.2.2.2 prefer\nntp server 10.1.1.1"
+    )
+    event = _event(device_text, text, _device(Platform.IOS), rules)
+    vty = next(result for result in event.features if result.feature == "vty")
+    assert vty.remediation == ("line vty 0 4", " no transport input telnet", " transport input ssh")
+    ntp = next(result for result in event.features if result.feature == "ntp")
+    assert ntp.status is FeatureStatus.DRIFTED
+    assert ntp.remediation == (
+        "no ntp server 10.2.2.2 prefer",
+        "no ntp server 10.1.1.1",
+        "ntp server 10.1.1.1",
+        "ntp server 10.2.2.2 prefer",
+    )
+    # the ntp steps applied with the section tree give the intended order back
+    steps = Remediation(
+        "ios",
+        (
+            RemediationStep(Action.REMOVE, (), "ntp server 10.2.2.2 prefer"),
+            RemediationStep(Action.REMOVE, (), "ntp server 10.1.1.1"),
+            RemediationStep(Action.ADD, (), "ntp server 10.1.1.1"),
+            RemediationStep(Action.ADD, (), "ntp server 10.2.2.2 prefer"),
+        ),
+    )
+    fixed = apply_remediation(device_text, steps, Platform.IOS)
+    assert fixed.index("ntp server 10.1.1.1") < fixed.index("ntp server 10.2.2.2 prefer")
+    assert not compare_masked(fixed, text, platform=Platform.IOS).compliant  # vty line still differs

@@ -110,18 +110,30 @@ def _order_steps(actual: Sequence[ConfigLine], intended: Sequence[ConfigLine]) -
 
 
 def _policy_steps(
-    added: Sequence[DriftLine], removed: Sequence[DriftLine], junos: bool
+    added: Sequence[DriftLine], removed: Sequence[DriftLine], junos: bool, device: Sequence[ConfigLine]
 ) -> list[RemediationStep]:
+    """Remove what a policy forbids, add what it requires (a pattern cannot be added)."""
     steps = [
         RemediationStep(Action.REMOVE, () if junos else line.path, drift_key(line) if junos else line.line)
         for line in added
     ]
-    steps.extend(
-        RemediationStep(Action.ADD, (), line.line)
-        for line in removed
-        if not line.line.startswith("<pattern ")
-    )
+    for line in removed:
+        if line.line.startswith("<pattern "):
+            continue
+        path, text = ((), line.line) if junos else _placed(line.line, device)
+        steps.append(RemediationStep(Action.ADD, path, text))
     return steps
+
+
+def _placed(key: str, device: Sequence[ConfigLine]) -> tuple[tuple[str, ...], str]:
+    """Where a required line written as a section path goes: under the longest section the device has."""
+    best: ConfigLine | None = None
+    for line in device:
+        if key.startswith(line.key + " ") and (best is None or len(line.key) > len(best.key)):
+            best = line
+    if best is None:
+        return (), key
+    return (*best.path, best.line), key[len(best.key) + 1 :]
 
 
 def _share_of(selector: SectionSelector, own: Sequence[RemediationStep]) -> Callable[[RemediationStep], bool]:
@@ -235,7 +247,7 @@ def assess(
             mine_r += new_r
             device_added += [x for x in new_a if x not in device_added]
             device_removed += [x for x in new_r if x not in device_removed]
-            own_steps += _policy_steps(new_a, new_r, junos)
+            own_steps += _policy_steps(new_a, new_r, junos, actual_lines)
         extra_steps += own_steps
         per_feature.append((feature, mine_a, mine_r, results, own_steps))
     compliant = not device_added and not device_removed
