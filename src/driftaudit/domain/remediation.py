@@ -260,7 +260,7 @@ def _pair(
     if rule is None:
         _children(mine.children, wanted.children, below, rules, out)
         return
-    if rule.deep:
+    if rule.deep or _BANNER.match(mine.text):  # a banner body is one text, never edited line by line
         if not _same(mine, wanted):
             _rewrite(mine, wanted, path, out)
         return
@@ -437,7 +437,7 @@ def secret_values(raw_intended: str, patterns: CompiledPatterns) -> dict[str, st
     return values
 
 
-_WITHHELD = re.compile(r"^(?P<indent>\s*)[!#] secret withheld, take it from [^:]*: (?P<command>.*)$")
+_WITHHELD = re.compile(r"^(?P<indent>\s*)[!#] secret withheld[^:]*: (?P<command>.*)$")
 
 
 def reveal(lines: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
@@ -478,10 +478,14 @@ def _withhold(
     if values is not None and all(token in values for token in tokens):
         return _SECRET_TOKEN.sub(lambda match: values[match.group(0)], command)
     lines = sorted({sources[token] for token in tokens if token in sources})
-    where = f"intended line {', '.join(map(str, lines))}" if lines else "the running config"
+    where = (
+        f", take it from intended line {', '.join(map(str, lines))}"
+        if lines
+        else " (not in the intended config)"
+    )
     stripped = command.lstrip()
     indent = command[: len(command) - len(stripped)]
-    return f"{indent}{comment} secret withheld, take it from {where}: {stripped}"
+    return f"{indent}{comment} secret withheld{where}: {stripped}"
 
 
 def _banner_end(text: str) -> str | None:
@@ -495,6 +499,13 @@ def _banner_end(text: str) -> str | None:
         return "^C" if "^C" not in rest[2:] else None
     first = rest[0]
     return None if first.isalnum() or first in rest[1:] else first
+
+
+def _negation(line: str) -> str:
+    banner = _BANNER.match(line)
+    if banner is not None:  # `no banner motd`: the delimiter and text are not part of the negation
+        return " ".join(line.split()[:2]).join(("no ", ""))
+    return negate(line)
 
 
 def render(
@@ -522,7 +533,7 @@ def render(
     context: tuple[str, ...] = ()
     seen: set[tuple[tuple[str, ...], str]] = set()
     for step in steps:
-        command = step.line if step.action is Action.ADD else negate(step.line)
+        command = step.line if step.action is Action.ADD else _negation(step.line)
         if not step.below and (step.path, command) in seen:
             continue  # `no shutdown` both removes `shutdown` and adds `no shutdown`
         seen.add((step.path, command))
