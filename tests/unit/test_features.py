@@ -16,7 +16,7 @@ import pytest
 from driftaudit.adapters.rules import FileRulesSource, load_rules
 from driftaudit.audit.steps import analyze_outcome
 from driftaudit.domain.errors import ConfigurationError
-from driftaudit.domain.features import CompiledRules
+from driftaudit.domain.features import CompiledRules, config_lines
 from driftaudit.domain.masking import MaskingRegistry, redact_secrets
 from driftaudit.domain.models import Device, DeviceStatus, DriftEvent, FeatureStatus, Platform
 from driftaudit.domain.normalize import ConfigNormalizer
@@ -475,3 +475,22 @@ def test_policy_and_order_remediation_land_under_the_right_parents(tmp_path: Pat
     fixed = apply_remediation(device_text, steps, Platform.IOS)
     assert fixed.index("ntp server 10.1.1.1") < fixed.index("ntp server 10.2.2.2 prefer")
     assert not compare_masked(fixed, text, platform=Platform.IOS).compliant  # vty line still differs
+
+
+def test_sections_per_platform_and_junos_set_and_braces_agree(tmp_path: Path) -> None:
+    rules = _rules(
+        tmp_path,
+        "features:\n  - name: ntp\n    sections:\n"
+        "      cisco_ios: ['ntp ']\n      juniper_junos: ['system ntp']\n",
+    )
+    running = _text(PAIRS / "juniper_junos/hier_config_running_config_junos.conf")
+    as_set = "".join(f"set {line.key}\n" for line in config_lines(running, Platform.JUNOS))
+    for platform, text in ((Platform.JUNOS, running), (Platform.JUNOS_SET, as_set)):
+        (feature,) = rules.for_device(_device(platform))
+        assert feature.selector.prefixes == ("system ntp",)
+        event = _event(text, running, _device(platform), rules)
+        assert event.status is DeviceStatus.COMPLIANT
+        assert _status(event)["ntp"] in (FeatureStatus.COMPLIANT, FeatureStatus.NOT_APPLICABLE)
+    (ios,) = rules.for_device(_device(Platform.IOS))
+    assert ios.selector.prefixes == ("ntp ",)
+    assert rules.for_device(_device(Platform.EOS))[0].selector.empty
