@@ -118,3 +118,15 @@ def test_history_features_cli(history_dsn: str, monkeypatch: pytest.MonkeyPatch)
     assert {row["feature"] for row in json.loads(trend.output)} == {"ntp", "aaa"}
     bad = CliRunner().invoke(app, ["history", "features", "--by", "colour"])
     assert bad.exit_code != 0
+
+
+def test_a_feature_dropped_from_the_rules_stops_counting_at_the_next_audit(
+    history_store: ClickHouseHistory,
+) -> None:
+    history_store.write_events(
+        [
+            make_event("r1", "a1", at=T0, features=_features(ntp=D, legacy=D)),
+            make_event("r1", "a2", at=T0 + timedelta(hours=1), features=_features(ntp=C)),
+        ]
+    )
+    assert {row["feature"]: row["compliant"] for row in history_store.feature_matrix()} == {"ntp": 1}

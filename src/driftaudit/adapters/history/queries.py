@@ -161,31 +161,17 @@ def drift_by_sql(dimension: str) -> str:
 #: the tenant filter of the feature queries: an empty array means every tenant
 _TENANTS = "(empty({tenants:Array(String)}) OR has({tenants:Array(String)}, tenant))"
 
-#: the newest result of every (device, feature), by (observed_at, audit_id) so ties are stable
+#: the feature results of each device's newest audit that has any: a feature dropped from the
+#: rules stops counting once the device is audited again
 FEATURE_LATEST = f"""
-SELECT
-    device_id,
-    feature,
-    newest.1 AS status,
-    newest.2 AS tenant,
-    newest.3 AS site,
-    newest.4 AS role,
-    newest.5 AS platform,
-    newest.6 AS added_count,
-    newest.7 AS removed_count,
-    newest.8 AS observed_at
-FROM (
-    SELECT
-        device_id,
-        feature,
-        argMax(
-            (status, tenant, site, role, platform, added_count, removed_count, observed_at),
-            (observed_at, audit_id)
-        ) AS newest
-    FROM feature_results FINAL
-    WHERE {_TENANTS}
-    GROUP BY device_id, feature
-)
+SELECT device_id, feature, status, tenant, site, role, platform, added_count, removed_count, observed_at
+FROM feature_results FINAL
+WHERE {_TENANTS}
+    AND (device_id, audit_id) IN (
+        SELECT device_id, argMax(audit_id, (observed_at, audit_id))
+        FROM feature_results FINAL
+        GROUP BY device_id
+    )
 """
 
 _FEATURE_COUNTS = """
