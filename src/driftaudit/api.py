@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,10 +41,17 @@ from driftaudit.domain.errors import (
 )
 from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
-from driftaudit.domain.ports import HistoryReader, IConfigClient, IntendedConfigSource, Inventory
+from driftaudit.domain.ports import (
+    ComplianceRulesSource,
+    FeatureHistoryReader,
+    HistoryReader,
+    IConfigClient,
+    IntendedConfigSource,
+    Inventory,
+)
 from driftaudit.domain.scoring import FleetHealthScorer
 
-__all__ = ["ApiDeps", "Caller", "PreflightRequest", "PreflightResponse", "create_api"]
+__all__ = ["ApiDeps", "Caller", "PreflightRequest", "PreflightResponse", "create_api", "feature_compliance"]
 
 _MAX_DEVICES_PER_CHECK = 500
 
@@ -89,6 +96,8 @@ class ApiDeps:
             return self.access
         return AccessTable.single_admin(self.token) if self.token else None
 
+    rules: ComplianceRulesSource | None = None
+
 
 class PreflightRequest(BaseModel):
     """``POST /v1/preflight`` body."""
@@ -129,6 +138,32 @@ def _scores(rows: Sequence[dict[str, Any]]) -> tuple[FleetScore, dict[str, Fleet
         by_tenant[str(row["tenant"])][str(row["device_id"])] = DeviceStatus(row["status"])
     tenants = {t: scorer.score(s, expected=list(s), tenant=t) for t, s in sorted(by_tenant.items())}
     return scorer.score(statuses, expected=list(statuses)), tenants
+
+
+def feature_compliance(
+    history: HistoryReader, *, by: str | None, tenants: Sequence[str], trend: bool = False, days: int = 30
+) -> dict[str, Any]:
+    """The per-feature compliance document of ``GET /v1/features``, limited to ``tenants`` (empty: all).
+
+    The tenant set is a parameter so an authorization layer can pass the
+    caller's tenants instead of the requested ones.
+
+    Raises:
+        HTTPException: 400 for an unknown dimension, 501 when the store cannot answer.
+    """
+    if not isinstance(history, FeatureHistoryReader):
+        raise HTTPException(status_code=501, detail="this history store has no feature results")
+    if trend:
+        return {"trend": history.feature_trend(None, days=days, tenants=tenants), "tenants": list(tenants)}
+    try:
+        rows = history.feature_matrix(by, tenants)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    for row in rows:
+        value = row.pop("value", "")
+        if by:
+            row[by] = value
+    return {"by": by, "tenants": list(tenants), "features": rows}
 
 
 def create_api(deps: ApiDeps) -> FastAPI:
@@ -193,6 +228,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
             registry=deps.registry,
             timeout_s=body.timeout_s or deps.preflight_timeout_s,
             batch_size=deps.batch_size,
+            rules=deps.rules,
         )
         return PreflightResponse(
             check_id=report.check_id,
@@ -226,5 +262,34 @@ def create_api(deps: ApiDeps) -> FastAPI:
         rows = await asyncio.to_thread(_history_reader().device_timeline, device_id, max(1, min(limit, 1000)))
         rows = [row for row in rows if scope.allows(str(row["tenant"]))]
         return {"device_id": device_id, "results": rows}
+
+    @app.get("/v1/features")
+    async def features(
+        scope: Caller,
+        by: str | None = None,
+        tenant: Annotated[list[str] | None, Query()] = None,
+        trend: bool = False,
+        days: Annotated[int, Query(ge=1, le=3650)] = 30,
+    ) -> dict[str, Any]:
+        """Compliance per feature (× tenant, site, role or platform with ``by``), or its daily trend.
+
+        Limited to the caller's tenants: a tenant outside them is 404, like an unknown one.
+        """
+        requested = sorted(set(tenant or ()))
+        if any(not scope.allows(name) for name in requested):
+            raise HTTPException(status_code=404, detail="unknown tenant")
+        tenants = requested if requested or scope.admin else sorted(scope.tenants)
+        if (
+            not tenants and not scope.admin
+        ):  # an empty tenant list means every tenant: never for a tenant scope
+            return (
+                {"by": by, "tenants": [], "features": [], "trend": []}
+                if trend
+                else {"by": by, "tenants": [], "features": []}
+            )
+        reader = _history_reader()
+        return await asyncio.to_thread(
+            feature_compliance, reader, by=by, tenants=tenants, trend=trend, days=days
+        )
 
     return app

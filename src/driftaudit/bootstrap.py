@@ -23,6 +23,7 @@ from driftaudit.adapters.credentials import load_credential_source
 from driftaudit.adapters.intended import DirectoryIntendedSource
 from driftaudit.adapters.inventory import YamlInventory
 from driftaudit.adapters.patterns import load_patterns
+from driftaudit.adapters.rules import FileRulesSource
 from driftaudit.audit.fleet import RoutingConfigClient, utc_now
 from driftaudit.domain.errors import ConfigurationError
 from driftaudit.domain.masking import MaskingRegistry
@@ -103,6 +104,17 @@ class MissingCredentials:
         raise ConfigurationError(
             f"no credentials file configured (DRIFTAUDIT_CREDENTIALS_PATH) for credential_ref {ref!r}"
         )
+
+
+def build_rules(settings: Settings) -> FileRulesSource | None:
+    """The compliance rules file, or None when ``rules_path`` is unset.
+
+    Raises:
+        ConfigurationError: the file is missing or invalid.
+    """
+    if settings.rules_path is None:
+        return None
+    return FileRulesSource(settings.rules_path, check_interval_s=settings.rules_check_s)
 
 
 def build_credentials(settings: Settings) -> CredentialSource:
@@ -221,6 +233,7 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
         registry=comparison.registry,
         history=build_history(settings) if with_history else None,
         access=build_access(settings),
+        rules=comparison.rules,
     )
 
 
@@ -257,6 +270,7 @@ async def audit_in_process(
                 history=history,
                 batch_size=settings.batch_size,
                 now=now,
+                rules=comparison.rules,
             )
         finally:
             await client.aclose()
@@ -273,15 +287,16 @@ async def audit_in_process(
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """What every audit path compares with: the inventory, the intended configs, the masking."""
+    """What every audit path compares with: the inventory, the intended configs, the masking, the rules."""
 
     inventory: YamlInventory
     intended: DirectoryIntendedSource
     registry: MaskingRegistry
+    rules: FileRulesSource | None = None
 
 
 def build_comparison(settings: Settings) -> Comparison:
-    """The inventory, intended configs and masking registry of ``settings``, read and validated now.
+    """The inventory, intended configs, masking registry and rules of ``settings``, read and validated now.
 
     Raises:
         ConfigurationError: one of their files cannot be used.
@@ -290,6 +305,7 @@ def build_comparison(settings: Settings) -> Comparison:
         inventory=build_inventory(settings),
         intended=build_intended(settings),
         registry=build_masking(settings),
+        rules=build_rules(settings),
     )
 
 
@@ -358,5 +374,6 @@ def build_api_deps(settings: Settings) -> tuple[ApiDeps, Callable[[], Awaitable[
         preflight_timeout_s=settings.preflight_timeout_s,
         batch_size=settings.batch_size,
         access=access,
+        rules=comparison.rules,
     )
     return deps, release

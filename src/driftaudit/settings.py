@@ -114,3 +114,6 @@ class Settings(BaseSettings):
     api_tokens_path: Path | None = Field(
         default=None, description="YAML file of bearer tokens (by sha256) and the tenants each may see"
     )
+    # Compliance features, policies and remediation
+    rules_path: Path | None = Field(default=None, description="YAML rules file; None: no features")
+    rules_check_s: float = Field(default=1.0, gt=0, description="how often the rules file's mtime is checked")

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from driftaudit.adapters.history.clickhouse import ClickHouseHistory
-from driftaudit.domain.models import DeviceStatus, FleetScore, Platform
+from driftaudit.domain.models import DeviceStatus, FeatureResult, FeatureStatus, FleetScore, Platform
 from tests.plugins.history import T0, expand_macros, make_event, substitute_variables
 
 pytestmark = pytest.mark.integration
@@ -61,6 +61,9 @@ def test_there_are_dashboards_and_panels() -> None:
         "Drift by site",
         "Most drifted sections",
         "Unreachable devices",
+        "Compliance by feature",
+        "Non-compliant devices by feature and site",
+        "Compliance score by feature over time",
     } <= titles
 
 
@@ -96,6 +99,7 @@ def fleet_history(history_store: ClickHouseHistory) -> ClickHouseHistory:
                     tenant=("acme", "globex")[i % 2],
                     site=sites[i % len(sites)],
                     platform=platforms[i % len(platforms)],
+                    features=feature_results(statuses[(i + hour) % len(statuses)], i),
                 )
             )
     history_store.write_events(events)
@@ -107,6 +111,18 @@ def fleet_history(history_store: ClickHouseHistory) -> ClickHouseHistory:
         ]
     )
     return history_store
+
+
+def feature_results(status: DeviceStatus, i: int) -> tuple[FeatureResult, ...]:
+    """Per-feature results of a reachable device: ntp drifts on every third, aaa never applies on odd ones."""
+    if status not in (DeviceStatus.COMPLIANT, DeviceStatus.DRIFTED):
+        return ()
+    ntp = FeatureStatus.DRIFTED if i % 3 == 0 else FeatureStatus.COMPLIANT
+    aaa = FeatureStatus.NOT_APPLICABLE if i % 2 else FeatureStatus.COMPLIANT
+    return (
+        FeatureResult(feature="ntp", status=ntp, added_count=int(ntp is FeatureStatus.DRIFTED)),
+        FeatureResult(feature="aaa", status=aaa),
+    )
 
 
 def _run(store: ClickHouseHistory, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -305,3 +305,32 @@ async def test_score_agent_counts_each_device_once_per_window(masking_registry):
         total = stream_app.scoreboard.total()
     assert (acme.compliant, acme.unreachable, acme.drifted, acme.score) == (1, 1, 0, 100.0)
     assert (total.compliant, total.drifted, total.unreachable) == (1, 1, 1)
+
+
+async def test_analyze_carries_feature_results_and_reloads_a_changed_rules_file(masking_registry, tmp_path):
+    from driftaudit.adapters.rules import FileRulesSource
+
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text("features:\n  - name: logging\n    sections: ['logging ']\n")
+    deps, devices, _, _ = _deps(masking_registry, n=2, drifted={"dev-001"})
+    deps.rules = FileRulesSource(rules_path, check_interval_s=0.0)
+    app = create_app(deps, outbox=(outbox := RecordingOutbox()), web_enabled=False)
+    for device in devices:
+        await app.handlers.fetch(None, encode(DeviceFetchTask(audit_id="a", device=device, requested_at=NOW)))
+    configs = outbox.on(NAMES.device_configs)
+    for key, value in configs:
+        await app.handlers.analyze(key, value)
+    events = {
+        e.device_id: e for e in (DriftEvent.model_validate_json(v) for _, v in outbox.on(NAMES.drift_events))
+    }
+    drifted = events["dev-001"]
+    assert [(f.feature, f.status.value, f.added_count) for f in drifted.features] == [
+        ("logging", "drifted", 1)
+    ]
+    assert drifted.remediation == ("no logging host 10.9.9.9",)
+    assert events["dev-000"].remediation == ()
+    # the file changes under the running worker: the next analysis uses the new rules
+    rules_path.write_text("features:\n  - name: syslog\n    sections: ['logging host']\n")
+    await app.handlers.analyze(*configs[1])
+    latest = DriftEvent.model_validate_json(outbox.on(NAMES.drift_events)[-1][1])
+    assert [f.feature for f in latest.features] == ["syslog"]

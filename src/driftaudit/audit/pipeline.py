@@ -48,7 +48,13 @@ from driftaudit.domain.scoring import FleetHealthScorer
 
 if TYPE_CHECKING:
     from driftaudit.domain.masking import MaskingRegistry
-    from driftaudit.domain.ports import HistoryRepository, IConfigClient, IntendedConfigSource, Inventory
+    from driftaudit.domain.ports import (
+        ComplianceRulesSource,
+        HistoryRepository,
+        IConfigClient,
+        IntendedConfigSource,
+        Inventory,
+    )
 
 __all__ = [
     "AuditSummary",
@@ -131,7 +137,11 @@ def _intended_failure(config: DeviceConfig, exc: DriftAuditError) -> FetchFailur
 
 
 def analyze_config(
-    config: DeviceConfig, *, intended: IntendedConfigSource, registry: MaskingRegistry
+    config: DeviceConfig,
+    *,
+    intended: IntendedConfigSource,
+    registry: MaskingRegistry,
+    rules: ComplianceRulesSource | None = None,
 ) -> DriftEvent:
     """The drift event of one ``device-configs`` message.
 
@@ -165,6 +175,7 @@ def analyze_config(
         intended=text,
         patterns=registry.for_platform(device.platform),
         fetch_ms=config.fetch_ms,
+        rules=rules.current() if rules is not None else None,
     )
     if version is not None and event.status in (DeviceStatus.COMPLIANT, DeviceStatus.DRIFTED):
         return event.model_copy(update={"intended_version": version})
@@ -179,8 +190,14 @@ def analyze_outcomes(
     requested_at: datetime,
     intended: IntendedConfigSource,
     registry: MaskingRegistry,
+    rules: ComplianceRulesSource | None = None,
 ) -> list[DriftEvent]:
-    """One drift event per fetch outcome, in order: :func:`to_device_config`, then :func:`analyze_config`."""
+    """One drift event per fetch outcome, in order: :func:`to_device_config`, then :func:`analyze_config`.
+
+    Called in a worker thread, so it checks whether the rules file changed first.
+    """
+    if rules is not None:
+        rules.refresh()
     return [
         analyze_config(
             to_device_config(
@@ -192,6 +209,7 @@ def analyze_outcomes(
             ),
             intended=intended,
             registry=registry,
+            rules=rules,
         )
         for outcome in outcomes
     ]
@@ -312,6 +330,7 @@ async def trigger_fleet_audit(
     batch_size: int,
     now: Callable[[], datetime] = utc_now,
     top: int = 10,
+    rules: ComplianceRulesSource | None = None,
 ) -> AuditSummary:
     """Audit every device the request selects, in this process, and summarize the result.
 
@@ -343,6 +362,7 @@ async def trigger_fleet_audit(
         requested_at=run.requested_at,
         intended=intended,
         registry=registry,
+        rules=rules,
     )
     if history is not None and history_error is None and events:
         history_error = await _store(history.write_events, events)

@@ -33,7 +33,7 @@ from driftaudit.domain.models import DeviceStatus, DriftEvent
 
 if TYPE_CHECKING:
     from driftaudit.domain.masking import MaskingRegistry
-    from driftaudit.domain.ports import IConfigClient, IntendedConfigSource, Inventory
+    from driftaudit.domain.ports import ComplianceRulesSource, IConfigClient, IntendedConfigSource, Inventory
 
 __all__ = ["PreflightReport", "preflight_check"]
 
@@ -76,6 +76,7 @@ async def preflight_check(
     timeout_s: float = 30.0,
     batch_size: int = 50,
     now: Callable[[], datetime] = utc_now,
+    rules: ComplianceRulesSource | None = None,
 ) -> PreflightReport:
     """Fetch and compare the given devices, answering within ``timeout_s``.
 
@@ -88,6 +89,7 @@ async def preflight_check(
         timeout_s: the bound for the whole check.
         batch_size: the most fetches in flight.
         now: the wall clock.
+        rules: the compliance features (per-feature results and remediation in each event).
 
     Returns:
         One ``DriftEvent`` per device, in the order asked.
@@ -124,6 +126,7 @@ async def preflight_check(
         requested_at=requested_at,
         intended=intended,
         registry=registry,
+        rules=rules,
     )
     return PreflightReport(
         check_id=check_id,

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Any
 
+from driftaudit.domain.compliance import assess
 from driftaudit.domain.diff import calculate_diff
+from driftaudit.domain.features import CompiledRules
 from driftaudit.domain.masking import CompiledPatterns, redact_secrets
 from driftaudit.domain.models import (
     ConfigResult,
@@ -53,6 +56,7 @@ def analyze_outcome(
     intended: str | None,
     patterns: CompiledPatterns,
     fetch_ms: float = 0.0,
+    rules: CompiledRules | None = None,
 ) -> DriftEvent:
     """Turn one device's fetch result into its DriftEvent.
 
@@ -68,6 +72,11 @@ def analyze_outcome(
             before anything is compared or reported), or None when unknown.
         patterns: the device platform's compiled masking patterns.
         fetch_ms: how long the fetch took.
+        rules: the compliance features (None: none configured). With rules,
+            the event carries one result per feature in scope of the device,
+            the overall verdict follows the rules' ``unmatched`` mode and
+            policies, and a device with no intended config is judged by its
+            policies alone when it has any in scope.
 
     Returns:
         ``unreachable``/``error`` with the failure's reason when the fetch
@@ -101,14 +110,19 @@ def analyze_outcome(
             reason="no config and no failure reported for device",
             analyze_ms=_elapsed_ms(started),
         )
-    if intended is None:
+    features = rules.for_device(device) if rules is not None else ()
+    if intended is None and not any(feature.policies for feature in features):
         return DriftEvent(
             **common,
             status=DeviceStatus.ERROR,
             reason=NO_INTENDED_REASON,
             analyze_ms=_elapsed_ms(started),
         )
+    if intended is None or rules is not None:
+        return _with_features(common, redacted_text, intended, patterns, device, rules, started)
     report = calculate_diff(redacted_text, intended, patterns, platform=device.platform)
+    if not report.compliant:
+        return _with_features(common, redacted_text, intended, patterns, device, None, started)
     return DriftEvent(
         **common,
         status=DeviceStatus.COMPLIANT if report.compliant else DeviceStatus.DRIFTED,
@@ -118,6 +132,44 @@ def analyze_outcome(
         actual_hash=report.actual_hash,
         intended_hash=report.intended_hash,
         analyze_ms=_elapsed_ms(started),
+    )
+
+
+def _with_features(
+    common: dict[str, Any],
+    redacted_text: str,
+    intended: str | None,
+    patterns: CompiledPatterns,
+    device: Device,
+    rules: CompiledRules | None,
+    started: float,
+) -> DriftEvent:
+    """The event of a device judged with its features and remediation (see ``domain.compliance``)."""
+    report = (
+        calculate_diff(redacted_text, intended, patterns, platform=device.platform)
+        if intended is not None
+        else None
+    )
+    verdict = assess(
+        report=report,
+        redacted_actual=redacted_text,
+        intended=intended,
+        patterns=patterns,
+        platform=device.platform,
+        features=rules.for_device(device) if rules is not None else (),
+        unmatched=rules.unmatched if rules is not None else "report",
+    )
+    return DriftEvent(
+        **common,
+        status=DeviceStatus.COMPLIANT if verdict.compliant else DeviceStatus.DRIFTED,
+        added=verdict.added,
+        removed=verdict.removed,
+        unified_diff=verdict.unified_diff,
+        actual_hash=report.actual_hash if report is not None else "",
+        intended_hash=report.intended_hash if report is not None else "",
+        analyze_ms=_elapsed_ms(started),
+        features=verdict.features,
+        remediation=verdict.remediation,
     )
 
 

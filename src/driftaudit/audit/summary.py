@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftaudit.domain.models import DeviceStatus, DriftEvent, FleetScore
+from driftaudit.domain.models import DeviceStatus, DriftEvent, FeatureStatus, FleetScore
 
-__all__ = ["TOP_LEVEL", "AuditSummary", "score_document", "section_name", "top_sections"]
+__all__ = ["TOP_LEVEL", "AuditSummary", "score_document", "section_name", "top_features", "top_sections"]
 
 #: The section name of drift lines that live at the top level of a config.
 TOP_LEVEL = "(top level)"
@@ -40,6 +40,20 @@ def top_sections(events: Iterable[DriftEvent], n: int | None = 10) -> dict[str, 
     for event in events:
         for line in (*event.added, *event.removed):
             counts[section_name(line.path)] += 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return dict(ranked if n is None else ranked[:n])
+
+
+def top_features(events: Iterable[DriftEvent], n: int | None = 10) -> dict[str, int]:
+    """The compliance features drifted on the most devices, most first (ties by name).
+
+    ``n=None`` keeps every feature that drifted somewhere.
+    """
+    counts: Counter[str] = Counter()
+    for event in events:
+        for result in event.features:
+            if result.status is FeatureStatus.DRIFTED:
+                counts[result.feature] += 1
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return dict(ranked if n is None else ranked[:n])
 
@@ -75,6 +89,11 @@ class AuditSummary(BaseModel):
     def duration_s(self) -> float:
         """Wall-clock seconds from start to finish."""
         return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def top_features(self) -> dict[str, int]:
+        """The compliance features drifted on the most devices (the ten first), from the events."""
+        return top_features(self.events)
 
     def count(self, status: DeviceStatus) -> int:
         """How many devices ended with ``status``."""

@@ -173,6 +173,56 @@ def unreachable(as_json: JsonOption = False) -> None:
     Console().print(_table("unreachable devices", rows, columns))
 
 
+@history_app.command("features")
+def features(
+    by: Annotated[
+        str | None, typer.Option(help=f"Matrix of feature x one of: {', '.join(DIMENSIONS)}; default none.")
+    ] = None,
+    trend: Annotated[bool, typer.Option("--trend", help="Per feature and day instead of now.")] = False,
+    feature: Annotated[str | None, typer.Option(help="Only this feature (with --trend).")] = None,
+    days: Annotated[int, typer.Option(min=1, help="How many days of trend.")] = 30,
+    as_json: JsonOption = False,
+) -> None:
+    """Compliance per feature: the feature x tenant/site/role matrix (newest results), or its trend.
+
+    Score = compliant / applicable x 100 per feature (``not applicable`` results
+    are shown beside it, never counted).
+    """
+    if by is not None and by not in DIMENSIONS:
+        raise typer.BadParameter(f"must be one of {', '.join(DIMENSIONS)}", param_hint="--by")
+    if trend:
+        rows = _with_history(lambda h: h.feature_trend(feature, days=days))
+        title, columns = (
+            "compliance by feature per day",
+            ("feature", "day", "score", "compliant", "drifted", "not_applicable"),
+        )
+    else:
+        rows = _with_history(lambda h: h.feature_matrix(by))
+        title = f"compliance by feature x {by}" if by else "compliance by feature"
+        columns = (
+            "feature",
+            *((by,) if by else ()),
+            "score",
+            "compliant",
+            "drifted",
+            "not_applicable",
+            "added",
+            "removed",
+        )
+        for row in rows:
+            if by:
+                row[by] = row.pop("value") or "(none)"
+            else:
+                row.pop("value", None)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        Console().print("no feature results recorded yet (is DRIFTAUDIT_RULES_PATH set?)", markup=False)
+        return
+    Console().print(_table(title, rows, columns))
+
+
 def score(
     by: Annotated[str, typer.Option(help=f"Group by one of: {', '.join(DIMENSIONS)}.")] = "tenant",
     as_json: JsonOption = False,
@@ -208,6 +258,6 @@ def score(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``history`` (device, fleet, sections, unreachable) and ``score`` to ``app``."""
+    """Add ``history`` (device, fleet, sections, unreachable, features) and ``score`` to ``app``."""
     app.add_typer(history_app, name="history")
     app.command("score")(score)

@@ -86,6 +86,16 @@ def sections_table(sections: Mapping[str, int], *, title: str = "Top drifted sec
     return table
 
 
+def features_table(features: Mapping[str, int], *, title: str = "Top non-compliant features") -> Table:
+    """Compliance feature and the number of devices it drifted on, most first."""
+    table = Table(title=Text(title), min_width=len(title) + 4)  # a title never wraps over a thin table
+    table.add_column("feature")
+    table.add_column("devices", justify="right")
+    for name, count in features.items():
+        table.add_row(Text(name), Text(str(count)))
+    return table
+
+
 def score_line(score: FleetScore, *, label: str = "Fleet score") -> Text:
     """``Fleet score: 87.5 (7 compliant, 1 drifted of 8 reachable; 1 unreachable, 0 error)``.
 
@@ -110,6 +120,8 @@ def _renderables(summary: AuditSummary) -> list[Any]:
     parts: list[Any] = [device_table(summary)]
     if summary.top_sections:
         parts.append(sections_table(summary.top_sections))
+    if summary.top_features:
+        parts.append(features_table(summary.top_features))
     if len(summary.tenant_scores) > 1:
         parts.extend(
             score_line(score, label=f"  tenant {tenant}") for tenant, score in summary.tenant_scores.items()
@@ -154,6 +166,8 @@ def summary_document(summary: AuditSummary, *, diffs: bool = False) -> dict[str,
             "fetch_ms": event.fetch_ms,
             "analyze_ms": event.analyze_ms,
         }
+        if event.features:
+            row["features"] = {result.feature: result.status.value for result in event.features}
         if diffs:
             row["unified_diff"] = event.unified_diff
             row["lines"] = [line.model_dump(mode="json") for line in (*event.added, *event.removed)]
@@ -168,6 +182,7 @@ def summary_document(summary: AuditSummary, *, diffs: bool = False) -> dict[str,
         "score": score_document(summary.score),
         "tenant_scores": {tenant: score_document(value) for tenant, value in summary.tenant_scores.items()},
         "top_sections": dict(summary.top_sections),
+        "top_features": summary.top_features,
         "devices": devices,
         "stored": summary.stored,
         "history_error": summary.history_error,

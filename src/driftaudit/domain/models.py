@@ -51,6 +51,10 @@ __all__ = [
     "Transport",
     "DATETIME_ERROR",
     "UtcDatetime",
+    "FeatureResult",
+    "FeatureStatus",
+    "PolicyKind",
+    "PolicyResult",
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -435,6 +439,8 @@ class DriftEvent(_Frozen):
             "of the file. Null when nothing was compared (no config fetched, no intended file)."
         ),
     )
+    features: tuple[FeatureResult, ...] = ()
+    remediation: tuple[str, ...] = ()
 
     @property
     def added_count(self) -> int:
@@ -495,3 +501,54 @@ class IntendedConfig(_Frozen):
 
     text: str = Field(repr=False)
     version: str
+
+
+# -- compliance features and remediation (per-feature results of a drift event) -------------------
+
+
+class FeatureStatus(StrEnum):
+    """One feature's verdict on one device."""
+
+    COMPLIANT = "compliant"
+    DRIFTED = "drifted"
+    NOT_APPLICABLE = "not_applicable"  # in scope, but neither config nor any policy has it
+
+
+class PolicyKind(StrEnum):
+    """What a policy demands of a device's lines."""
+
+    PRESENT = "present"  # every listed line (or a line matching every pattern) is there
+    ABSENT = "absent"  # no listed line and no line matching a pattern is there
+    EXACTLY = "exactly"  # the lines a policy covers are exactly the listed ones
+
+
+class PolicyResult(_Frozen):
+    """One policy's verdict; ``missing`` and ``unexpected`` are masked lines, never a secret."""
+
+    name: str
+    kind: PolicyKind
+    passed: bool
+    missing: tuple[str, ...] = ()
+    unexpected: tuple[str, ...] = ()
+
+
+class FeatureResult(_Frozen):
+    """One compliance feature on one device in one audit.
+
+    ``added`` and ``removed`` are the device's drift lines that belong to the
+    feature (plus policy violations), masked; the counts are carried as fields
+    so consumers of the JSON need not count. ``remediation`` is the feature's
+    share of the device remediation, secrets withheld.
+    """
+
+    feature: str
+    status: FeatureStatus
+    added: tuple[DriftLine, ...] = ()
+    removed: tuple[DriftLine, ...] = ()
+    added_count: int = 0
+    removed_count: int = 0
+    policies: tuple[PolicyResult, ...] = ()
+    remediation: tuple[str, ...] = ()
+
+
+DriftEvent.model_rebuild()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from driftaudit.domain.features import CompiledRules
 from driftaudit.domain.models import (
     AuditRun,
     ConfigResult,
@@ -35,6 +36,8 @@ __all__ = [
     "IntendedConfigSource",
     "Inventory",
     "VersionedIntendedSource",
+    "ComplianceRulesSource",
+    "FeatureHistoryReader",
 ]
 
 
@@ -172,4 +175,43 @@ class VersionedIntendedSource(Protocol):
 
     def get_intended_config(self, device_id: str) -> IntendedConfig | None:
         """The intended config with its version, or None when the device has none."""
+        ...
+
+
+@runtime_checkable
+class ComplianceRulesSource(Protocol):
+    """The compliance features and policies in force (see ``driftaudit.adapters.rules``).
+
+    ``current`` never does I/O, so it may be called anywhere; ``refresh`` may
+    (it checks whether the rules file changed), so async callers run it in a
+    worker thread, and ``due`` says whether it would look at all.
+    """
+
+    def current(self) -> CompiledRules:
+        """The rules in force."""
+        ...
+
+    def due(self) -> bool:
+        """Whether a refresh would look at the source now."""
+        ...
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload the rules if the source changed; True when new rules are in force."""
+        ...
+
+
+@runtime_checkable
+class FeatureHistoryReader(Protocol):
+    """Reads per-feature compliance from the history; ``tenants`` empty means every tenant."""
+
+    def feature_matrix(
+        self, dimension: str | None = None, tenants: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per feature (and dimension value): status counts and score of the newest results."""
+        ...
+
+    def feature_trend(
+        self, feature: str | None = None, *, days: int = 30, tenants: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per feature and day: status counts and score."""
         ...

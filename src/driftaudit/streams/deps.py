@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftaudit.domain.access import AccessTable
-from driftaudit.domain.ports import HistoryWriter, IConfigClient, IntendedConfigSource, Inventory
+from driftaudit.domain.ports import (
+    ComplianceRulesSource,
+    HistoryWriter,
+    IConfigClient,
+    IntendedConfigSource,
+    Inventory,
+)
 from driftaudit.settings import Settings
 
 __all__ = ["StreamDeps", "utc_now"]
@@ -41,6 +47,7 @@ class StreamDeps:
         clock: the time source for ``fetched_at``, ``observed_at`` and dead letters.
         access: the bearer tokens the web views accept (tenant-scoped); None
             leaves them open, on the loopback address only.
+        rules: the compliance features and policies; None configures none.
     """
 
     settings: Settings
@@ -51,6 +58,7 @@ class StreamDeps:
     history: HistoryWriter | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
     access: AccessTable | None = None
+    rules: ComplianceRulesSource | None = None
 
     async def aclose(self) -> None:
         """Release the fetch client and the history store (each only if it has a close hook)."""

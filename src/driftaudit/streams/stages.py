@@ -255,8 +255,11 @@ class StageHandlers:
     async def analyze(self, key: bytes | None, payload: bytes | None) -> None:
         """Device config -> drift event (normalize, mask, diff: the shared use case, in a thread)."""
         config = self._decode(DeviceConfig, payload)
+        rules = self.deps.rules
+        if rules is not None and rules.due():
+            await asyncio.to_thread(rules.refresh)  # a stat (and a read when changed): off the loop
         event = await asyncio.to_thread(
-            analyze_config, config, intended=self.deps.intended, registry=self.deps.registry
+            analyze_config, config, intended=self.deps.intended, registry=self.deps.registry, rules=rules
         )
         await self.send_event(event)
 

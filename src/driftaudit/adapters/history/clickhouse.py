@@ -107,6 +107,21 @@ _LINE_COLUMNS = (
     "requested_at",
     "observed_at",
 )
+_FEATURE_COLUMNS = (
+    "audit_id",
+    "device_id",
+    "feature",
+    "status",
+    "tenant",
+    "site",
+    "role",
+    "platform",
+    "added_count",
+    "removed_count",
+    "policies_failed",
+    "requested_at",
+    "observed_at",
+)
 _RUN_COLUMNS = ("audit_id", "requested_at", "requested_by", "device_count", "device_ids", "selector")
 _SCORE_COLUMNS = (
     "tenant",
@@ -464,6 +479,10 @@ class ClickHouseHistory:
             self._insert("device_results", results, _RESULT_COLUMNS)
             if lines:
                 self._insert("drift_lines", lines, _LINE_COLUMNS)
+        features = _feature_rows(events)
+        if features:
+            with self._lock:
+                self._insert("feature_results", features, _FEATURE_COLUMNS)
 
     def write_scores(self, scores: Sequence[tuple[datetime, FleetScore]]) -> None:
         """Store fleet scores; the fleet-wide score (tenant None) is kept as tenant ''."""
@@ -535,6 +554,28 @@ class ClickHouseHistory:
         """
         return self._rows(queries.drift_by_sql(dimension))
 
+    def feature_matrix(
+        self, dimension: str | None = None, tenants: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per feature (and ``dimension`` value): status counts and score of each newest result.
+
+        ``tenants`` empty means every tenant; otherwise only those (API tenant scoping).
+
+        Raises:
+            ValueError: when ``dimension`` is not one of ``queries.DIMENSIONS``.
+        """
+        return self._rows(queries.feature_matrix_sql(dimension), {"tenants": list(tenants)})
+
+    def feature_trend(
+        self, feature: str | None = None, *, days: int = 30, tenants: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per feature and day: status counts and score, oldest first (the last ``days`` days)."""
+        since = (datetime.now(UTC) - timedelta(days=max(1, days))).replace(tzinfo=None)
+        return self._rows(
+            queries.FEATURE_TREND,
+            {"feature": feature or "", "since": since, "tenants": list(tenants)},
+        )
+
     def audit_run(self, audit_id: str) -> dict[str, Any] | None:
         """The recorded audit run, or None."""
         rows = self._rows(
@@ -547,6 +588,32 @@ class ClickHouseHistory:
         row = rows[0]
         row["selector"] = json.loads(row["selector"]) if row["selector"] else {}
         return row
+
+
+def _feature_rows(events: Sequence[DriftEvent]) -> list[list[Any]]:
+    """One ``feature_results`` row per feature result of each event."""
+    rows: list[list[Any]] = []
+    for event in events:
+        requested, observed = _utc(event.requested_at), _utc(event.observed_at)
+        for result in event.features:
+            rows.append(
+                [
+                    event.audit_id,
+                    event.device_id,
+                    result.feature,
+                    result.status.value,
+                    event.tenant,
+                    event.site,
+                    event.role,
+                    event.platform.value,
+                    result.added_count,
+                    result.removed_count,
+                    sum(1 for policy in result.policies if not policy.passed),
+                    requested,
+                    observed,
+                ]
+            )
+    return rows
 
 
 def open_history(

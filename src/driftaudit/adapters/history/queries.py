@@ -25,6 +25,9 @@ __all__ = [
     "SCORE_OVER_TIME_FOR_TENANT",
     "UNREACHABLE_DEVICES",
     "drift_by_sql",
+    "FEATURE_LATEST",
+    "FEATURE_TREND",
+    "feature_matrix_sql",
 ]
 
 #: the inventory dimensions the history can be grouped by
@@ -151,3 +154,60 @@ def drift_by_sql(dimension: str) -> str:
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}, not {dimension!r}")
     return _DRIFT_BY.format(dimension=dimension, latest=_LATEST)
+
+
+# -- compliance features (feature_results) ---------------------------------------------------------
+
+#: the tenant filter of the feature queries: an empty array means every tenant
+_TENANTS = "(empty({tenants:Array(String)}) OR has({tenants:Array(String)}, tenant))"
+
+#: the feature results of each device's newest audit that has any: a feature dropped from the
+#: rules stops counting once the device is audited again
+FEATURE_LATEST = f"""
+SELECT device_id, feature, status, tenant, site, role, platform, added_count, removed_count, observed_at
+FROM feature_results FINAL
+WHERE {_TENANTS}
+    AND (device_id, audit_id) IN (
+        SELECT device_id, argMax(audit_id, (observed_at, audit_id))
+        FROM feature_results FINAL
+        GROUP BY device_id
+    )
+"""
+
+_FEATURE_COUNTS = """
+    countIf(status = 'compliant') AS compliant,
+    countIf(status = 'drifted') AS drifted,
+    countIf(status = 'not_applicable') AS not_applicable,
+    compliant + drifted AS applicable,
+    if(applicable = 0, NULL, round(compliant / applicable * 100, 2)) AS score
+"""
+
+_FEATURE_MATRIX = """
+SELECT feature, {dimension} AS value,{counts},
+    sum(added_count) AS added,
+    sum(removed_count) AS removed
+FROM ({latest})
+GROUP BY feature, value
+ORDER BY feature, value
+"""
+
+FEATURE_TREND = f"""
+SELECT feature, toStartOfDay(observed_at) AS day,{_FEATURE_COUNTS}
+FROM feature_results FINAL
+WHERE observed_at >= {{since:DateTime64(3, 'UTC')}}
+    AND ({{feature:String}} = '' OR feature = {{feature:String}})
+    AND {_TENANTS}
+GROUP BY feature, day
+ORDER BY feature, day
+"""
+
+
+def feature_matrix_sql(dimension: str | None) -> str:
+    """The compliance matrix: feature × ``dimension`` (None: one row per feature, the fleet score).
+
+    Raises:
+        ValueError: for a dimension not in :data:`DIMENSIONS` (it is an identifier in the SQL).
+    """
+    if dimension is not None and dimension not in DIMENSIONS:
+        raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}, not {dimension!r}")
+    return _FEATURE_MATRIX.format(dimension=dimension or "''", counts=_FEATURE_COUNTS, latest=FEATURE_LATEST)

@@ -10,6 +10,8 @@ so a re-delivered row replaces the earlier copy of the same key):
 - ``drift_lines``: one row per added or removed line with its section path
   (key ``device_id, audit_id, change, line_no``).
 - ``fleet_scores``: one row per tenant and score window (key ``tenant, window_start``).
+- ``feature_results``: one row per audit, device and compliance feature (key
+  ``device_id, audit_id, feature``): the feature's status and counts.
 
 Why these keys: the sorting key *is* the idempotency key, so ``FINAL`` (which
 the read queries use) collapses duplicates while reading the parts in key
@@ -58,6 +60,7 @@ TABLES: dict[str, str] = {
     "device_results": "requested_at",
     "drift_lines": "requested_at",
     "fleet_scores": "window_start",
+    "feature_results": "requested_at",
 }
 
 _TS = "DateTime64(3, 'UTC')"
@@ -157,10 +160,40 @@ _INTENDED_VERSION = (
     "ALTER TABLE device_results ADD COLUMN IF NOT EXISTS intended_version String DEFAULT ''",
 )
 
+#: compliance features (issue 15): one row per (audit, device, feature); numbered apart from
+#: the core sequence so migrations added on other branches never take its number
+_FEATURE_RESULTS = (
+    f"""
+    CREATE TABLE IF NOT EXISTS feature_results (
+        audit_id String,
+        device_id String,
+        feature LowCardinality(String),
+        status LowCardinality(String),
+        tenant LowCardinality(String),
+        site LowCardinality(String),
+        role LowCardinality(String),
+        platform LowCardinality(String),
+        added_count UInt32,
+        removed_count UInt32,
+        policies_failed UInt32,
+        requested_at {_TS},
+        observed_at {_TS},
+        {_INGESTED}
+    )
+    ENGINE = ReplacingMergeTree(ingested_at)
+    PARTITION BY toYYYYMM(requested_at)
+    ORDER BY (device_id, audit_id, feature)
+    TTL toDateTime(requested_at) + toIntervalDay({{ttl_days}})
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create history tables", tuple(" ".join(s.split()) for s in _CREATE_TABLES)),
     Migration(2, "skip indexes for time and status filters", _SKIP_INDEXES),
     Migration(14, "device_results.intended_version", _INTENDED_VERSION),
+    Migration(
+        15, "feature_results: per-feature compliance", tuple(" ".join(s.split()) for s in _FEATURE_RESULTS)
+    ),
 )
 
 _MIGRATIONS_TABLE = (
