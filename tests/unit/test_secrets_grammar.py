@@ -169,6 +169,13 @@ CASES = [
         ["RadPw"],
         ["192.0.2.4 secret"],
     ),
+    (
+        Platform.JUNOS_SET,
+        'set access radius-server 192.0.2.10 preauthentication-secret "PreAuthPw"',
+        ["PreAuthPw"],
+        ["preauthentication-secret"],
+    ),
+    (Platform.JUNOS_SET, "set protocols bgp group G1 authentication-key-chain KC", [], ["key-chain KC"]),
     (Platform.IOS, " description uplink key account password reset", [], ["description uplink key account"]),
     (Platform.IOS, "service password-encryption", [], ["service password-encryption"]),
     (Platform.IOS, "password encryption aes", [], ["password encryption aes"]),

@@ -128,6 +128,10 @@ _CISCO_WORD = re.compile(r"\S+")
 _JUNOS_WORD = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[^\s;{}\[\]"]+')
 _NUMBER = re.compile(r"\d+")
 _ADDRESS = re.compile(r"[0-9A-Fa-f:.]*[0-9][0-9A-Fa-f:.]*(?:/\d+)?")
+#: Junos names its secret leaves consistently: ``preauthentication-secret``, ``chap-secret``,
+#: ``pap-password``, ``privacy-key``... any such word is a keyword (not ``-key-chain``).
+_SUFFIX_KEYWORD = r"[a-z][a-z0-9-]*-(?:secret|password|key|passphrase)"
+_SUFFIX = re.compile(_SUFFIX_KEYWORD)
 #: The indentation of a statement right under a top-level Junos block.
 _JUNOS_INDENT = 4
 
@@ -176,12 +180,17 @@ class SecretGrammar:
         object.__setattr__(self, "keywords", frozenset(words))
         object.__setattr__(self, "markers", frozenset(markers))
         alternation = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+        alternation += "|" + _SUFFIX_KEYWORD
         # whole lines holding a keyword as a whole word (not "send-community", "key-hash"); RE2's
         # DFA scans the text once, ten times faster than a Python alternation
         keyword_line = rf"[^\n]*?(?:^|[\s\"\[{{;])(?:{alternation})(?:[\s;\"]|$)"
         if self.cisco:
             keyword_line += r"|[ \t]*snmp-server[ \t]+host[ \t]"
         object.__setattr__(self, "_prefilter", re2.compile(rf"(?m)^(?:{keyword_line})[^\n]*"))
+
+    def is_keyword(self, word: str) -> bool:
+        """Whether a value follows ``word``: a listed keyword, or a Junos ``*-secret``/``*-key`` word."""
+        return word in self.keywords or (self.junos and _SUFFIX.fullmatch(word) is not None)
 
     def spans(self, text: str) -> Iterator[SecretSpan]:
         """Every secret value in ``text``, in order, each at most once.
@@ -217,7 +226,7 @@ class SecretGrammar:
         index = 0
         if self.cisco and len(names) > 2 and names[0] == "snmp-server" and names[1] == "host":
             value = _snmp_host_value(names)
-            if value is not None and names[value] in self.keywords:
+            if value is not None and self.is_keyword(names[value]):
                 index = value  # "snmp-server host IF A community C": the keyword holds it
             elif value is not None:
                 span = _span(words[value], type7=names[value - 1] in _TYPE7_MARKERS)
@@ -226,14 +235,14 @@ class SecretGrammar:
                 index = value + 1
         while index < len(names):
             keyword = names[index]
-            if keyword not in self.keywords or not self._applies(names, index, line):
+            if not self.is_keyword(keyword) or not self._applies(names, index, line):
                 index += 1
                 continue
             value = self._value_index(names, index)
             if value is None:
                 index += 1
                 continue
-            if names[value] in self.keywords and value + 1 < len(names):
+            if self.is_keyword(names[value]) and value + 1 < len(names):
                 index = value  # "md5 key-string 7 V": the next keyword holds the value
                 continue
             span = _span(words[value], type7=_is_type7(names, index, value))
