@@ -185,7 +185,7 @@ class SecretGrammar:
         # DFA scans the text once, ten times faster than a Python alternation
         keyword_line = rf"[^\n]*?(?:^|[\s\"\[{{;])(?:{alternation})(?:[\s;\"]|$)"
         if self.cisco:
-            keyword_line += r"|[ \t]*snmp-server[ \t]+host[ \t]"
+            keyword_line += r"|[ \t]*snmp-server[ \t]+host[ \t]|[ \t]+host[ \t]"
         object.__setattr__(self, "_prefilter", re2.compile(rf"(?m)^(?:{keyword_line})[^\n]*"))
 
     def is_keyword(self, word: str) -> bool:
@@ -224,8 +224,9 @@ class SecretGrammar:
         if names[0] in _FREE_TEXT:
             return
         index = 0
-        if self.cisco and len(names) > 2 and names[0] == "snmp-server" and names[1] == "host":
-            value = _snmp_host_value(names)
+        host = _snmp_host_start(names, line) if self.cisco else None
+        if host is not None:
+            value = _snmp_host_value(names, host)
             if value is not None and self.is_keyword(names[value]):
                 index = value  # "snmp-server host IF A community C": the keyword holds it
             elif value is not None:
@@ -343,13 +344,28 @@ def _is_type7(names: list[str], keyword: int, value: int) -> bool:
     return value + 1 < len(names) and names[value + 1] == "7"
 
 
-def _snmp_host_value(names: list[str]) -> int | None:
+def _snmp_host_start(names: list[str], line: str) -> int | None:
+    """Where the host address is on an SNMP host line, or None for any other line.
+
+    ``snmp-server host A ...`` at the top level, or ``host A ...`` nested under
+    ``snmp-server vrf V`` (IOS-XR), recognised by its own words (``traps``,
+    ``informs``, ``version``) so a line masks the same wherever it stands.
+    """
+    if len(names) > 2 and names[0] == "snmp-server" and names[1] == "host":
+        return 2
+    if len(names) > 2 and names[0] == "host" and line[:1] in " \t":
+        if any(word in ("traps", "informs", "version") for word in names[2:]):
+            return 1
+    return None
+
+
+def _snmp_host_value(names: list[str], start: int = 2) -> int | None:
     """The community of ``snmp-server host [IF] ADDR [vrf V] [informs|traps|poll] [version V] [marker] C``.
 
     None for an SNMPv3 host (the word there is a user name) or a line that
     configures something else of the host (``use-vrf``, ``udp-port``).
     """
-    position = 2
+    position = start
     if (
         position + 1 < len(names)
         and not _ADDRESS.fullmatch(names[position])
