@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from driftaudit.domain.masking import CompiledPatterns, mask_with_counts
 from driftaudit.domain.models import ChangeType, DriftLine, DriftReport, Platform
-from driftaudit.domain.prune import prune_shared_blocks
+from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks
 from driftaudit.domain.sections import (
     ConfigShape,
     JunosStatement,
@@ -107,6 +107,10 @@ def compare_masked(
         return DriftReport(
             compliant=True, actual_hash=actual_hash, intended_hash=intended_hash, mask_counts=counts
         )
+    if platform is not None and differ_only_in_comments(masked_actual, masked_intended, _leaders(platform)):
+        return DriftReport(
+            compliant=True, actual_hash=actual_hash, intended_hash=intended_hash, mask_counts=counts
+        )
     added, removed = _structural_diff(masked_actual, masked_intended, platform)
     compliant = not added and not removed
     return DriftReport(
@@ -118,6 +122,11 @@ def compare_masked(
         intended_hash=intended_hash,
         mask_counts=counts,
     )
+
+
+def _leaders(platform: Platform) -> str:
+    """The characters that start a whole-line comment the platform's parser drops."""
+    return "#" if platform in (Platform.JUNOS, Platform.JUNOS_SET) else rules_for(platform).comment_leaders
 
 
 def _unified(masked_actual: str, masked_intended: str, limit: int) -> str:
