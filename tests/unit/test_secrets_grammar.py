@@ -83,6 +83,15 @@ CASES = [
     (Platform.NXOS, "  key 0", [], ["key 0"]),
     (Platform.JUNOS, "            key 0 {", [], ["key 0 {"]),
     (Platform.IOS, "key chain OSPF", [], ["key chain OSPF"]),
+    (Platform.IOS, "tacacs-server key 12345678", ["12345678"], ["tacacs-server key <secret:"]),
+    (Platform.NXOS, "radius-server host 192.0.2.5 key 0 4242", ["4242"], ["key 0 <secret:"]),
+    (
+        Platform.NXOS,
+        "ntp server 192.0.2.3 use-vrf management key 12345 minpoll 10",
+        [],
+        ["key 12345 minpoll"],
+    ),
+    (Platform.IOS, "ntp server 192.0.2.3 key 7", [], ["key 7"]),
     (Platform.IOS, " tunnel key 100", [], ["tunnel key 100"]),
     (Platform.IOS, "  key-string 7 045802150C2E", ["045802150C2E"], ["key-string 7 <secret:"]),
     (

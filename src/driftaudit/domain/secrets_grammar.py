@@ -103,6 +103,8 @@ _PRIV_ALGORITHMS = frozenset(
     {"des", "des56", "3des", "aes", "aes128", "aes-128", "aes192", "aes-192", "aes256", "aes-256"}
     | {"aes-cfb-128", "aes-cfb-192", "aes-cfb-256"}
 )
+#: Words after which ``key N`` names a key instead of hiding one.
+_KEY_ID_AFTER = frozenset({"tunnel", "trusted-key"})
 #: Junos keywords a key id may follow: ``authentication-key 1 type md5 value V``, ``key 0 secret V``.
 _JUNOS_ID_KEYWORDS = frozenset({"authentication-key", "key", "md5"})
 _KEY_LENGTHS = frozenset({"128", "192", "256"})
@@ -323,13 +325,22 @@ class SecretGrammar:
         if word in _NOT_VALUES:
             return None
         if (
-            keyword.startswith("key")
-            and keyword != "key-string"
-            and position == last
+            keyword == "key"
+            and position == index + 1
             and _NUMBER.fullmatch(word)
+            and _names_a_key(names, index)
         ):
-            return None  # "key 1" in a key chain, "tunnel key 100": an identifier
+            return None  # "key 1" in a key chain, "tunnel key 100", "ntp server A key 3": an identifier
         return position
+
+
+def _names_a_key(names: list[str], index: int) -> bool:
+    """Whether ``key N`` here is a key id rather than a numeric secret (``tacacs-server key 1234``).
+
+    A statement of its own (``key 1`` in a key chain, Junos ``key 0 {``), a
+    tunnel key, or an NTP server's key reference.
+    """
+    return index == 0 or names[index - 1] in _KEY_ID_AFTER or names[0] == "ntp"
 
 
 def _is_type7(names: list[str], keyword: int, value: int) -> bool:
