@@ -170,3 +170,29 @@ async def test_no_canary_secret_in_any_channel(
     assert log_text, "nothing was logged at DEBUG: the check would prove nothing"
     hits += _hits("log at DEBUG", log_text)
     assert hits == []
+
+
+async def test_no_canary_secret_in_a_worker_process_log_at_debug(
+    kafka_broker, kafka_namespace, small_fleet: FleetUnderTest, tmp_path: Path, worker_processes, monkeypatch
+) -> None:
+    """``driftaudit worker --loglevel debug`` as deployed: its whole log holds no canary."""
+    from driftaudit.streams.client import AuditClient, ensure_topics
+    from tests.plugins.streams import WorkerProcess, worker_env
+
+    monkeypatch.setenv("STREAMS_TEST_WORKER_LOGLEVEL", "debug")
+    env = worker_env(small_fleet, kafka_broker.bootstrap, kafka_namespace, tmp_path / "history")
+    settings = Settings(**{key.removeprefix("DRIFTAUDIT_").lower(): value for key, value in env.items()})
+    await ensure_topics(settings)
+    worker = WorkerProcess(env, tmp_path / "worker.log", web_port=free_port())
+    worker_processes.append(worker.start())
+    request = request_for(requested_by="canary worker test")
+    ids = [device.device_id for device in small_fleet.devices]
+    async with AuditClient(settings) as client:
+        await client.publish(request)
+        events = await client.follow(request.audit_id, ids, timeout_s=120)
+    assert {event.device_id: event.status.value for event in events} == small_fleet.expected
+    worker.stop(timeout=30)  # how it exits is the streams tests' business; its log is ours
+    log_text = worker.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "DEBUG" in log_text or "debug" in log_text.lower(), "the worker did not log at DEBUG"
+    assert len(log_text.splitlines()) > 50, "the worker's DEBUG log is too short to prove anything"
+    assert _hits("worker log at DEBUG", log_text) == []

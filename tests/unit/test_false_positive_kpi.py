@@ -233,16 +233,33 @@ def _display(line: str, platform: Platform) -> str:
     return stripped
 
 
+def _banner_lines(lines: list[str]) -> set[int]:
+    """Indices of banner lines with their bodies, however the platform delimits them."""
+    inside: set[int] = set()
+    for index, line in enumerate(lines):
+        match = re.match(r"banner \S+(?: (.*))?$", line.strip())
+        if not match:
+            continue
+        rest = match.group(1) or ""
+        inside.add(index)
+        delimiter = "EOF" if not rest else "^C" if rest.startswith("^C") else rest[0]
+        if delimiter[0].isalnum() and rest or delimiter in rest[len(delimiter) :]:
+            continue  # ASA one-line banners, `banner motd ^Chello^C`
+        for probe in range(index + 1, len(lines)):
+            inside.add(probe)
+            if delimiter in lines[probe]:
+                break
+    return inside
+
+
 def _candidates(text: str, patterns: CompiledPatterns, platform: Platform) -> list[int]:
     """Configuration lines that masking leaves untouched (changing them must be drift)."""
     masked = set(mask_content(text, patterns).split("\n"))
     out = []
-    in_banner = False
+    in_banner = _banner_lines(text.split("\n"))
     for index, line in enumerate(text.split("\n")):
         stripped = line.strip()
-        if in_banner or (stripped.startswith("banner ") and stripped.count("^C") == 1):
-            # a banner body is text shown as it is, not a configuration line to change
-            in_banner = not (in_banner and "^C" in stripped) if in_banner else True
+        if index in in_banner:  # a banner is text shown as it is, not configuration lines
             continue
         if not stripped or stripped[0] in "!#:" or line not in masked:
             continue

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from driftaudit.domain.masking import CompiledPatterns, mask_with_counts
 from driftaudit.domain.models import ChangeType, DriftLine, DriftReport, Platform
-from driftaudit.domain.prune import prune_shared_blocks
+from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks
 from driftaudit.domain.sections import (
     ConfigShape,
     JunosStatement,
@@ -106,6 +107,10 @@ def compare_masked(
         return DriftReport(
             compliant=True, actual_hash=actual_hash, intended_hash=intended_hash, mask_counts=counts
         )
+    if platform is not None and differ_only_in_comments(masked_actual, masked_intended, _leaders(platform)):
+        return DriftReport(
+            compliant=True, actual_hash=actual_hash, intended_hash=intended_hash, mask_counts=counts
+        )
     added, removed = _structural_diff(masked_actual, masked_intended, platform)
     compliant = not added and not removed
     return DriftReport(
@@ -119,18 +124,14 @@ def compare_masked(
     )
 
 
+def _leaders(platform: Platform) -> str:
+    """The characters that start a whole-line comment the platform's parser drops."""
+    return "#" if platform in (Platform.JUNOS, Platform.JUNOS_SET) else rules_for(platform).comment_leaders
+
+
 def _unified(masked_actual: str, masked_intended: str, limit: int) -> str:
     """A unified diff from the intended config (``-``) to the device (``+``), cut at ``limit`` characters."""
-    lines = list(
-        difflib.unified_diff(
-            masked_intended.splitlines(),
-            masked_actual.splitlines(),
-            fromfile="intended",
-            tofile="actual",
-            lineterm="",
-            n=_DIFF_CONTEXT,
-        )
-    )
+    lines = _unified_lines(masked_intended.splitlines(), masked_actual.splitlines())
     kept: list[str] = []
     size = 0
     for line in lines:
@@ -140,6 +141,47 @@ def _unified(masked_actual: str, masked_intended: str, limit: int) -> str:
             break
         kept.append(line)
     return "\n".join(kept)
+
+
+_HUNK = re.compile(r"@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _unified_lines(before: list[str], after: list[str]) -> list[str]:
+    """``difflib.unified_diff`` of the two line lists, with their shared head and tail left out.
+
+    difflib's matcher is quadratic in what it must align; a drifted config
+    usually differs in a few lines, so the common prefix and suffix (beyond the
+    context lines) are cut before it runs and the hunk line numbers shifted back.
+    Where repeated lines make the alignment ambiguous the hunks may pair lines
+    differently from difflib on the whole texts; they are still a correct diff.
+    """
+    limit = min(len(before), len(after))
+    head = 0
+    while head < limit and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    cut_head = max(0, head - _DIFF_CONTEXT)
+    cut_tail = max(0, tail - _DIFF_CONTEXT)
+    lines = list(
+        difflib.unified_diff(
+            before[cut_head : len(before) - cut_tail],
+            after[cut_head : len(after) - cut_tail],
+            fromfile="intended",
+            tofile="actual",
+            lineterm="",
+            n=_DIFF_CONTEXT,
+        )
+    )
+    if not cut_head:
+        return lines
+
+    def shift(match: re.Match[str]) -> str:
+        old, old_len, new, new_len = match.groups()
+        return f"@@ -{int(old) + cut_head}{old_len or ''} +{int(new) + cut_head}{new_len or ''} @@"
+
+    return [_HUNK.sub(shift, line, count=1) if line.startswith("@@ ") else line for line in lines]
 
 
 def _structural_diff(

@@ -24,7 +24,28 @@ from collections import Counter
 
 from driftaudit.domain.sections import _BANNER, _EOS_BANNER_END, _EXIT, SectionRules, _banner_delimiter
 
-__all__ = ["prune_shared_blocks"]
+__all__ = ["differ_only_in_comments", "prune_shared_blocks"]
+
+
+_NOISE: dict[str, re.Pattern[str]] = {}
+
+
+def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
+    """Whether the texts are equal once whole comment lines and blank lines are left out.
+
+    Both parsers drop exactly such lines, so equal remainders compare equal
+    without being parsed: a re-fetch of a compliant device differs from its
+    intent in header and show-block comments only. A banner body may hold
+    lines that look like comments but are text, so a text with a banner is
+    never decided here.
+    """
+    if "banner " in actual or "banner " in intended:
+        return False
+    noise = _NOISE.get(leaders)
+    if noise is None:
+        noise = re.compile(rf"^[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n", re.MULTILINE)
+        _NOISE[leaders] = noise
+    return noise.sub("", actual) == noise.sub("", intended)
 
 
 def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
@@ -35,12 +56,16 @@ def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
     they follow. None when a banner is present: a banner body may hold lines
     at indentation 0 that are not heads, and :func:`_blocks` reads it exactly.
     """
-    pieces = _splitter(leaders).split(text)
     chunks: list[tuple[str | None, str]] = []
-    for piece in pieces:
+    for piece in _splitter(leaders).split(text):
         head = piece.split("\n", 1)[0].rstrip()
         if head.startswith("banner "):
             return None
+        if chunks and (head == "end" or (head.startswith("exit") and _EXIT.fullmatch(head))):
+            # the parser skips these: the indented lines after them still belong to the block before
+            previous_head, previous = chunks[-1]
+            chunks[-1] = (previous_head, f"{previous}\n{piece}")
+            continue
         significant = bool(head) and head[0] not in leaders and not head[0].isspace()
         chunks.append((head if significant else None, piece))
     return chunks

@@ -103,6 +103,8 @@ _PRIV_ALGORITHMS = frozenset(
     {"des", "des56", "3des", "aes", "aes128", "aes-128", "aes192", "aes-192", "aes256", "aes-256"}
     | {"aes-cfb-128", "aes-cfb-192", "aes-cfb-256"}
 )
+#: Words after which ``key N`` names a key instead of hiding one.
+_KEY_ID_AFTER = frozenset({"tunnel", "trusted-key"})
 #: Junos keywords a key id may follow: ``authentication-key 1 type md5 value V``, ``key 0 secret V``.
 _JUNOS_ID_KEYWORDS = frozenset({"authentication-key", "key", "md5"})
 _KEY_LENGTHS = frozenset({"128", "192", "256"})
@@ -128,6 +130,10 @@ _CISCO_WORD = re.compile(r"\S+")
 _JUNOS_WORD = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[^\s;{}\[\]"]+')
 _NUMBER = re.compile(r"\d+")
 _ADDRESS = re.compile(r"[0-9A-Fa-f:.]*[0-9][0-9A-Fa-f:.]*(?:/\d+)?")
+#: Junos names its secret leaves consistently: ``preauthentication-secret``, ``chap-secret``,
+#: ``pap-password``, ``privacy-key``... any such word is a keyword (not ``-key-chain``).
+_SUFFIX_KEYWORD = r"[a-z][a-z0-9-]*-(?:secret|password|key|passphrase)"
+_SUFFIX = re.compile(_SUFFIX_KEYWORD)
 #: The indentation of a statement right under a top-level Junos block.
 _JUNOS_INDENT = 4
 
@@ -176,12 +182,17 @@ class SecretGrammar:
         object.__setattr__(self, "keywords", frozenset(words))
         object.__setattr__(self, "markers", frozenset(markers))
         alternation = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+        alternation += "|" + _SUFFIX_KEYWORD
         # whole lines holding a keyword as a whole word (not "send-community", "key-hash"); RE2's
         # DFA scans the text once, ten times faster than a Python alternation
         keyword_line = rf"[^\n]*?(?:^|[\s\"\[{{;])(?:{alternation})(?:[\s;\"]|$)"
         if self.cisco:
-            keyword_line += r"|[ \t]*snmp-server[ \t]+host[ \t]"
+            keyword_line += r"|[ \t]*snmp-server[ \t]+host[ \t]|[ \t]+host[ \t]"
         object.__setattr__(self, "_prefilter", re2.compile(rf"(?m)^(?:{keyword_line})[^\n]*"))
+
+    def is_keyword(self, word: str) -> bool:
+        """Whether a value follows ``word``: a listed keyword, or a Junos ``*-secret``/``*-key`` word."""
+        return word in self.keywords or (self.junos and _SUFFIX.fullmatch(word) is not None)
 
     def spans(self, text: str) -> Iterator[SecretSpan]:
         """Every secret value in ``text``, in order, each at most once.
@@ -215,9 +226,10 @@ class SecretGrammar:
         if names[0] in _FREE_TEXT:
             return
         index = 0
-        if self.cisco and len(names) > 2 and names[0] == "snmp-server" and names[1] == "host":
-            value = _snmp_host_value(names)
-            if value is not None and names[value] in self.keywords:
+        host = _snmp_host_start(names, line) if self.cisco else None
+        if host is not None:
+            value = _snmp_host_value(names, host)
+            if value is not None and self.is_keyword(names[value]):
                 index = value  # "snmp-server host IF A community C": the keyword holds it
             elif value is not None:
                 span = _span(words[value], type7=names[value - 1] in _TYPE7_MARKERS)
@@ -226,14 +238,14 @@ class SecretGrammar:
                 index = value + 1
         while index < len(names):
             keyword = names[index]
-            if keyword not in self.keywords or not self._applies(names, index, line):
+            if not self.is_keyword(keyword) or not self._applies(names, index, line):
                 index += 1
                 continue
             value = self._value_index(names, index)
             if value is None:
                 index += 1
                 continue
-            if names[value] in self.keywords and value + 1 < len(names):
+            if self.is_keyword(names[value]) and value + 1 < len(names):
                 index = value  # "md5 key-string 7 V": the next keyword holds the value
                 continue
             span = _span(words[value], type7=_is_type7(names, index, value))
@@ -313,13 +325,22 @@ class SecretGrammar:
         if word in _NOT_VALUES:
             return None
         if (
-            keyword.startswith("key")
-            and keyword != "key-string"
-            and position == last
+            keyword == "key"
+            and position == index + 1
             and _NUMBER.fullmatch(word)
+            and _names_a_key(names, index)
         ):
-            return None  # "key 1" in a key chain, "tunnel key 100": an identifier
+            return None  # "key 1" in a key chain, "tunnel key 100", "ntp server A key 3": an identifier
         return position
+
+
+def _names_a_key(names: list[str], index: int) -> bool:
+    """Whether ``key N`` here is a key id rather than a numeric secret (``tacacs-server key 1234``).
+
+    A statement of its own (``key 1`` in a key chain, Junos ``key 0 {``), a
+    tunnel key, or an NTP server's key reference.
+    """
+    return index == 0 or names[index - 1] in _KEY_ID_AFTER or names[0] == "ntp"
 
 
 def _is_type7(names: list[str], keyword: int, value: int) -> bool:
@@ -334,13 +355,28 @@ def _is_type7(names: list[str], keyword: int, value: int) -> bool:
     return value + 1 < len(names) and names[value + 1] == "7"
 
 
-def _snmp_host_value(names: list[str]) -> int | None:
+def _snmp_host_start(names: list[str], line: str) -> int | None:
+    """Where the host address is on an SNMP host line, or None for any other line.
+
+    ``snmp-server host A ...`` at the top level, or ``host A ...`` nested under
+    ``snmp-server vrf V`` (IOS-XR), recognised by its own words (``traps``,
+    ``informs``, ``version``) so a line masks the same wherever it stands.
+    """
+    if len(names) > 2 and names[0] == "snmp-server" and names[1] == "host":
+        return 2
+    if len(names) > 2 and names[0] == "host" and line[:1] in " \t":
+        if any(word in ("traps", "informs", "version") for word in names[2:]):
+            return 1
+    return None
+
+
+def _snmp_host_value(names: list[str], start: int = 2) -> int | None:
     """The community of ``snmp-server host [IF] ADDR [vrf V] [informs|traps|poll] [version V] [marker] C``.
 
     None for an SNMPv3 host (the word there is a user name) or a line that
     configures something else of the host (``use-vrf``, ``udp-port``).
     """
-    position = 2
+    position = start
     if (
         position + 1 < len(names)
         and not _ADDRESS.fullmatch(names[position])

@@ -1,0 +1,90 @@
+"""Dropping shared top-level blocks, or deciding on comment-only differences, never changes a verdict.
+
+The structural diff of two indented configs is computed twice: on the whole
+texts, and after :func:`prune_shared_blocks` (what ``calculate_diff`` does);
+the drift lines must be the same multiset. :func:`differ_only_in_comments`
+may only say yes where the structural diff finds nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from driftaudit.domain.diff import _Collector, _compare_children
+from driftaudit.domain.models import Platform
+from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks
+from driftaudit.domain.sections import parse_indented, rules_for
+
+RULES = rules_for(Platform.IOS)
+HEADS = ["interface Gi1", "interface Gi2", "router bgp 1", "line vty 0 4", "ip access-list extended A"]
+CHILDREN = [" shutdown", " description x", " permit ip any any", " deny ip any any", "  nested", " !"]
+FLAT = ["access-list 1 permit any", "access-list 1 deny any", "hostname r1", "!", "", "end", "exit"]
+BANNERS = ["banner motd ^C\nhello\n!\nworld\n^C", "banner login ^Cone line^C"]
+
+block = st.one_of(
+    st.builds(
+        lambda h, c: "\n".join([h, *c]),
+        st.sampled_from(HEADS),
+        st.lists(st.sampled_from(CHILDREN), max_size=4),
+    ),
+    st.sampled_from(FLAT),
+    st.sampled_from(BANNERS),
+)
+config = st.lists(block, max_size=12).map(lambda blocks: "\n".join(blocks) + "\n")
+
+
+def _diff(actual: str, intended: str) -> tuple[Counter[tuple[str, tuple[str, ...]]], ...]:
+    out = _Collector()
+    leaders = RULES.comment_leaders
+    _compare_children(
+        parse_indented(actual, leaders), parse_indented(intended, leaders), (), RULES, out, ordered=False
+    )
+    return (
+        Counter((line.line, line.path) for line in out.added),
+        Counter((line.line, line.path) for line in out.removed),
+    )
+
+
+@settings(max_examples=400)
+@given(actual=config, intended=config)
+def test_pruning_keeps_every_drift_line(actual: str, intended: str) -> None:
+    assert _diff(*prune_shared_blocks(actual, intended, RULES)) == _diff(actual, intended)
+
+
+@settings(max_examples=300)
+@given(base=config, data=st.data())
+def test_pruning_a_shared_config_with_one_edit(base: str, data: st.DataObject) -> None:
+    lines = base.split("\n")
+    at = data.draw(st.integers(0, len(lines)))
+    edited = "\n".join([*lines[:at], data.draw(st.sampled_from(CHILDREN + FLAT + HEADS)), *lines[at:]])
+    assert _diff(*prune_shared_blocks(edited, base, RULES)) == _diff(edited, base)
+
+
+@settings(max_examples=300)
+@given(actual=config, intended=config)
+def test_comment_only_differences_are_really_nothing(actual: str, intended: str) -> None:
+    if differ_only_in_comments(actual, intended, RULES.comment_leaders):
+        assert _diff(actual, intended) == (Counter(), Counter())
+
+
+def test_comment_only_differences_are_recognised() -> None:
+    assert differ_only_in_comments("! a\nhostname r1\n", "! b\n\nhostname r1\n", "!")
+    assert not differ_only_in_comments("hostname r1\n", "hostname r2\n", "!")
+    assert not differ_only_in_comments("banner motd ^C\n! a\n^C\n", "banner motd ^C\n! b\n^C\n", "!")
+
+
+def test_ordered_siblings_are_never_pruned() -> None:
+    actual = "hostname r1\naccess-list 1 permit any\naccess-list 1 deny any\nntp server 192.0.2.1\n"
+    intended = "hostname r1\naccess-list 1 deny any\naccess-list 1 permit any\nntp server 192.0.2.1\n"
+    pruned = prune_shared_blocks(actual, intended, RULES)
+    assert "hostname r1" not in pruned[0]
+    assert _diff(*pruned) == _diff(actual, intended) != (Counter(), Counter())
+
+
+def test_duplicated_heads_are_never_pruned() -> None:
+    actual = "interface Gi1\n shutdown\ninterface Gi1\n description x\n"
+    intended = "interface Gi1\n description x\ninterface Gi1\n shutdown\n no shutdown\n"
+    assert prune_shared_blocks(actual, intended, RULES) == (actual, intended)
