@@ -100,3 +100,6 @@ class Settings(BaseSettings):
     ssh_algorithms: SSHAlgorithmSettings = SSHAlgorithmSettings()
     ssh_algorithms_by_platform: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)
     ssh_algorithms_by_device: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)
+    ssh_use_exec: bool = Field(
+        default=True, description="fetch over an exec channel where the platform allows it, else a shell"
+    )
