@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
 
     # Fetching
-    batch_size: int = Field(default=50, ge=1, description="max fetches in flight per worker")
+    batch_size: int = Field(default=200, ge=1, description="max fetches in flight per worker (make bench)")
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=20.0, gt=0)
     total_timeout_s: float = Field(default=60.0, gt=0)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import resource
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from driftaudit.domain.models import Device, Platform
@@ -28,6 +30,15 @@ class RemoteFleet:
     passwords: dict[str, str]
     known_hosts: list[str]
     intended: dict[str, str]
+    pid: int = 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the simulator process has used so far (Linux /proc), 0 when unknown."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _serve(conn: Connection, n: int, seed: int, latency_s: float, platforms: list[str] | None) -> None:
@@ -78,6 +89,7 @@ def simulated_fleet_process(
             passwords=info["passwords"],
             known_hosts=info["known_hosts"],
             intended=info["intended"],
+            pid=process.pid or 0,
         )
     finally:
         with contextlib.suppress(OSError):

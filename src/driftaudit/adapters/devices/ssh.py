@@ -157,6 +157,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         self._use_exec = use_exec
         self._algorithms = algorithms or SSHAlgorithmPolicy()
         self._shell_only: set[str] = set()  # devices whose exec channel did not work
+        self._known_hosts_cache: tuple[tuple[str, int, int], asyncssh.SSHKnownHosts] | None = None
         self._max_bytes = max_config_bytes
         if not verify_host_keys:
             log.warning("SSH host key verification is OFF: any host key is accepted (man-in-the-middle risk)")
@@ -287,11 +288,24 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
                 f"connect timeout: no SSH login at {where} within {self.timeouts.connect:g}s",
             ) from exc
 
-    def _known_hosts_arg(self) -> str | bytes | None:
+    def _known_hosts_arg(self) -> asyncssh.SSHKnownHosts | bytes | None:
+        """The parsed known_hosts, read again only when the file changes.
+
+        Passing asyncssh the path would make it read and parse the whole file
+        on every connection: with a fleet's worth of entries that is most of
+        the CPU an audit spends.
+        """
         if not self._verify:
             return None
         path = self._known_hosts or Path("~/.ssh/known_hosts").expanduser()
-        return str(path) if path.is_file() else b""
+        try:
+            stat = path.stat()
+        except OSError:
+            return b""  # no file: trust nothing
+        stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+        if self._known_hosts_cache is None or self._known_hosts_cache[0] != stamp:
+            self._known_hosts_cache = (stamp, asyncssh.read_known_hosts(str(path)))
+        return self._known_hosts_cache[1]
 
     async def _read_config(self, session: _Session, device: Device, profile: PlatformProfile) -> str:
         with _ssh_errors(device, phase="read"):
