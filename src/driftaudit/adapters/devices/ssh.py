@@ -10,9 +10,14 @@ prompt; if a pager prompt appears anyway it answers with a space and the
 pager text is stripped afterwards. Every command's output is checked for the
 platform's CLI error markers, and the config for the platform's shape: a
 device that answers ``% Invalid input`` or ``Command authorization failed``
-gives an error with its own words, never a config. Where the platform profile allows it
-and the adapter is built with ``use_exec=True``, the command runs on an exec
-channel instead (no prompt, no pager, the output ends at EOF).
+gives an error with its own words, never a config.
+
+Where the platform profile allows it (every platform but ASA), the first
+fetch of a connection runs the command on an exec channel instead (no pty,
+no prompt, no pager, the output ends at EOF: two round trips fewer than a
+shell); a device that refuses it there (a login at user EXEC, a server that
+serves no exec or one channel per connection) gets the shell, on a new
+connection, from then on. ``use_exec=False`` always uses the shell.
 
 Host keys are verified against ``known_hosts`` (the given file, else
 ``~/.ssh/known_hosts``; a missing file trusts nothing). Turning verification
