@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
 
     # Fetching
-    batch_size: int = Field(default=50, ge=1, description="max fetches in flight per worker")
+    batch_size: int = Field(default=200, ge=1, description="max fetches in flight per worker (make bench)")
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=20.0, gt=0)
     total_timeout_s: float = Field(default=60.0, gt=0)
@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     ssh_algorithms: SSHAlgorithmSettings = SSHAlgorithmSettings()
     ssh_algorithms_by_platform: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)
     ssh_algorithms_by_device: dict[str, SSHAlgorithmSettings] = Field(default_factory=dict)
+    ssh_use_exec: bool = Field(
+        default=True, description="fetch over an exec channel where the platform allows it, else a shell"
+    )
     # Access: tenant-scoped API tokens (see adapters/access.py for the file's format)
     api_tokens_path: Path | None = Field(
         default=None, description="YAML file of bearer tokens (by sha256) and the tenants each may see"

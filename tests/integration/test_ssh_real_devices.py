@@ -81,6 +81,7 @@ class Lab:
     def adapter(self, device: Device, **options: object) -> SSHDeviceAdapter:
         credentials = options.pop("credentials", None) or self.credentials(device)
         options.setdefault("timeouts", TIMEOUTS)
+        options.setdefault("use_exec", False)  # the shell, where prompts and setup commands matter
         return SSHDeviceAdapter(credentials, known_hosts=self.known_hosts, **options)  # type: ignore[arg-type]
 
     def compliant(self, device: Device, text: str) -> bool:
@@ -117,6 +118,13 @@ async def test_unprivileged_login_with_an_enable_secret_is_compliant(lab: Lab, p
     text = await _fetch(adapter, device)
     assert lab.compliant(device, text)
     assert lab.sim.counters(device.device_id).fetches == 1
+
+
+async def test_privileged_login_over_exec_is_compliant_without_a_shell(lab: Lab) -> None:
+    device, _ = lab.take(Platform.EOS)
+    adapter = lab.adapter(device, use_exec=True)
+    assert lab.compliant(device, await _fetch(adapter, device))
+    assert lab.sim.counters(device.device_id).commands == 1  # the show command alone, no setup
 
 
 @pytest.mark.parametrize("platform", [Platform.IOS, Platform.ASA], ids=lambda p: p.value)
@@ -245,7 +253,8 @@ async def test_a_legacy_only_device_is_reached_only_with_the_setting(lab: Lab, p
     assert "SSH negotiation" in caught.value.reason
     assert "No matching" in caught.value.reason  # asyncssh's own reason, quoted
     policy = SSHAlgorithmPolicy(by_device={device.device_id: LEGACY})
-    assert lab.compliant(device, await _fetch(lab.adapter(device, algorithms=policy), device))
+    adapter = lab.adapter(device, algorithms=policy, use_exec=True)
+    assert lab.compliant(device, await _fetch(adapter, device))
 
 
 async def test_legacy_algorithms_come_from_settings_per_platform(lab: Lab) -> None:

@@ -1,17 +1,27 @@
-"""SSH fetch throughput against the simulator: fresh connections against pooled sessions."""
+"""SSH fetch throughput against the simulator: fresh against pooled sessions; driftaudit against its peers."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import SecretStr
 
+from driftaudit.adapters.devices.channel import looks_like_config
 from driftaudit.adapters.devices.options import FetchTimeouts
 from driftaudit.adapters.devices.pool import PoolLimits
+from driftaudit.adapters.devices.profiles import profile_for
 from driftaudit.adapters.devices.ssh import SSHDeviceAdapter
-from driftaudit.domain.models import Device, Platform
-from driftaudit.sim.fleet import build_fleet
+from driftaudit.audit.fleet import fetch_fleet_configs
+from driftaudit.bootstrap import build_config_client
+from driftaudit.domain.models import ConfigResult, Credential, Device, Platform
+from driftaudit.settings import Settings
+from driftaudit.sim.fleet import SimCredentialSource, build_fleet
+from tests.performance.sim_process import RemoteFleet, simulated_fleet_process
 from tests.samples_path import SAMPLES
 
 pytestmark = [pytest.mark.bench, pytest.mark.integration]
@@ -72,3 +82,214 @@ async def test_bench_ssh_fetch_fresh_vs_pooled(tmp_path) -> None:
         f"\n  SSH connections opened: {connections} (fresh {DEVICES * ROUNDS} + pooled {DEVICES})"
     )
     assert connections == DEVICES * ROUNDS + DEVICES  # the pooled passes never reconnected
+
+
+# -- driftaudit against netmiko, nornir with netmiko and scrapli, on real round trips ----------------
+
+PEER_DEVICES = 200
+RTT_S = 0.2
+NETMIKO_THREADS = 30
+NORNIR_WORKERS = 20
+SCRAPLI_IN_FLIGHT = 100
+#: The fewest round trips an SSH fetch can take: version and KEXINIT, key
+#: exchange reply, service accept, authentication, channel open; then the
+#: command: an exec request answered with the output.
+HANDSHAKE_RTTS = 5
+COMMAND_RTTS = 1
+NETMIKO_TYPES = {
+    Platform.IOS: "cisco_ios",
+    Platform.NXOS: "cisco_nxos",
+    Platform.IOSXR: "cisco_xr",
+    Platform.EOS: "arista_eos",
+    Platform.JUNOS: "juniper_junos",
+    Platform.JUNOS_SET: "juniper_junos",
+    Platform.ASA: "cisco_asa",
+}
+SCRAPLI_DEFINITIONS = {
+    Platform.IOS: "cisco_iosxe",
+    Platform.NXOS: "cisco_nxos",
+    Platform.IOSXR: "cisco_iosxr",
+    Platform.EOS: "arista_eos",
+    Platform.JUNOS: "juniper_junos",
+    Platform.JUNOS_SET: "juniper_junos",
+    Platform.ASA: "cisco_asa",
+}
+
+
+def _show(platform: Platform) -> str:
+    return profile_for(platform).show_config.removesuffix(" | no-more")
+
+
+def _fetched(device: Device, text: object) -> bool:
+    """A config of the device's platform, not an error or an empty answer."""
+    return isinstance(text, str) and looks_like_config(text, profile_for(device.platform))
+
+
+async def _driftaudit_run(
+    fleet: RemoteFleet, known_hosts: Path, *, batch_size: int | None = None
+) -> tuple[float, int]:
+    settings = Settings(ssh_known_hosts=known_hosts)
+    credentials = SimCredentialSource(
+        {
+            d.device_id: Credential(username="admin", password=SecretStr(fleet.passwords[d.device_id]))
+            for d in fleet.devices
+        }
+    )
+    client = build_config_client(settings, credentials=credentials)
+    by_id = {d.device_id: d for d in fleet.devices}
+    try:
+        started = time.perf_counter()
+        outcomes = await fetch_fleet_configs(
+            list(by_id), client, resolve=by_id.__getitem__, batch_size=batch_size or settings.batch_size
+        )
+        elapsed = time.perf_counter() - started
+    finally:
+        await client.aclose()
+    ok = sum(
+        1 for o in outcomes if isinstance(o, ConfigResult) and _fetched(by_id[o.device_id], o.cleaned_text)
+    )
+    return elapsed, ok
+
+
+def _netmiko_one(device: Device, password: str) -> str:
+    import netmiko
+
+    with netmiko.ConnectHandler(
+        device_type=NETMIKO_TYPES[device.platform],
+        host=device.host,
+        port=device.port,
+        username="admin",
+        password=password,
+    ) as conn:
+        return str(conn.send_command(_show(device.platform)))
+
+
+def _netmiko_run(fleet: RemoteFleet) -> tuple[float, int]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(NETMIKO_THREADS) as pool:
+        texts = list(pool.map(lambda d: _netmiko_one(d, fleet.passwords[d.device_id]), fleet.devices))
+    elapsed = time.perf_counter() - started
+    return elapsed, sum(_fetched(d, t) for d, t in zip(fleet.devices, texts, strict=True))
+
+
+def _nornir_run(fleet: RemoteFleet, directory: Path) -> tuple[float, int]:
+    from nornir import InitNornir
+    from nornir.core.task import Result, Task
+    from nornir_netmiko.tasks import netmiko_send_command
+
+    hosts = {
+        d.device_id: {
+            "hostname": d.host,
+            "port": d.port,
+            "username": "admin",
+            "password": fleet.passwords[d.device_id],
+            "platform": NETMIKO_TYPES[d.platform],
+            "data": {"show": _show(d.platform)},
+        }
+        for d in fleet.devices
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hosts.yaml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+    (directory / "groups.yaml").write_text("{}\n", encoding="utf-8")
+    (directory / "defaults.yaml").write_text("{}\n", encoding="utf-8")
+
+    def fetch(task: Task) -> Result:
+        output = task.run(task=netmiko_send_command, command_string=task.host.data["show"])
+        return Result(host=task.host, result=output.result)
+
+    nr = InitNornir(
+        runner={"plugin": "threaded", "options": {"num_workers": NORNIR_WORKERS}},
+        inventory={
+            "plugin": "SimpleInventory",
+            "options": {
+                "host_file": str(directory / "hosts.yaml"),
+                "group_file": str(directory / "groups.yaml"),
+                "defaults_file": str(directory / "defaults.yaml"),
+            },
+        },
+        logging={"enabled": False},
+    )
+    started = time.perf_counter()
+    try:
+        results = nr.run(task=fetch)
+        elapsed = time.perf_counter() - started
+    finally:
+        nr.close_connections()
+    by_id = {d.device_id: d for d in fleet.devices}
+    ok = sum(
+        1 for name, multi in results.items() if not multi.failed and _fetched(by_id[name], multi[0].result)
+    )
+    return elapsed, ok
+
+
+async def _scrapli_run(fleet: RemoteFleet) -> tuple[float, int]:
+    from scrapli import AuthOptions, Cli
+    from scrapli.transport import BinOptions
+
+    gate = asyncio.Semaphore(SCRAPLI_IN_FLIGHT)
+
+    async def one(device: Device) -> str:
+        async with gate:
+            cli = Cli(
+                device.host,
+                port=device.port,
+                definition_file_or_name=SCRAPLI_DEFINITIONS[device.platform],
+                auth_options=AuthOptions(username="admin", password=fleet.passwords[device.device_id]),
+                transport_options=BinOptions(enable_strict_key=False),
+            )
+            async with cli as conn:
+                return (await conn.send_input_async(input_=_show(device.platform))).result
+
+    started = time.perf_counter()
+    texts = await asyncio.gather(*(one(d) for d in fleet.devices), return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    return elapsed, sum(_fetched(d, t) for d, t in zip(fleet.devices, texts, strict=True))
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+async def test_bench_ssh_driftaudit_against_netmiko_nornir_and_scrapli(tmp_path: Path) -> None:
+    """200 devices at 200 ms per round trip, one simulator process, every client in the same run."""
+    pytest.importorskip("netmiko")
+    pytest.importorskip("nornir_netmiko")
+    pytest.importorskip("scrapli")
+    with simulated_fleet_process(PEER_DEVICES, seed=3, latency_s=RTT_S) as fleet:
+        known_hosts = tmp_path / "known_hosts"
+        known_hosts.write_text("\n".join(fleet.known_hosts) + "\n", encoding="utf-8")
+        one = fleet.devices[:1]
+        single, _ = await _driftaudit_run(RemoteFleet(one, fleet.passwords, [], {}), known_hosts)
+        ours, ours_ok = await _driftaudit_run(fleet, known_hosts)
+        sweep = {c: await _driftaudit_run(fleet, known_hosts, batch_size=c) for c in (50, 100, 400)}
+        scrapli_s, scrapli_ok = await _scrapli_run(fleet)
+        netmiko_s, netmiko_ok = await asyncio.to_thread(_netmiko_run, fleet)
+        nornir_s, nornir_ok = await asyncio.to_thread(_nornir_run, fleet, tmp_path / "nornir")
+    n = PEER_DEVICES
+    concurrency = Settings().batch_size
+    waves = -(-n // concurrency)
+    bound = waves * (HANDSHAKE_RTTS + COMMAND_RTTS) * RTT_S
+    runs = {
+        f"driftaudit, defaults ({concurrency} in flight)": (ours, ours_ok),
+        **{f"driftaudit, {c} in flight": result for c, result in sweep.items()},
+        f"scrapli async ({SCRAPLI_IN_FLIGHT} in flight)": (scrapli_s, scrapli_ok),
+        f"netmiko ({NETMIKO_THREADS} threads)": (netmiko_s, netmiko_ok),
+        f"nornir + netmiko ({NORNIR_WORKERS} workers)": (nornir_s, nornir_ok),
+    }
+    peers = {"scrapli": scrapli_s, "netmiko": netmiko_s, "nornir": nornir_s}
+    best_peer = min(peers, key=peers.__getitem__)
+    lines = [
+        f"\nSSH fetch of {n} devices (7 platforms), {RTT_S * 1000:.0f} ms per round trip, one simulator:"
+    ]
+    lines += [f"  {name:40s} {s:6.2f} s {n / s:6.1f} dev/s  ok {k}/{n}" for name, (s, k) in runs.items()]
+    lines.append(
+        "  driftaudit (defaults) is "
+        + ", ".join(f"{seconds / ours:.2f}x {name}" for name, seconds in peers.items())
+        + f" (best peer {best_peer}; target >= 1.5x)"
+    )
+    lines.append(f"  one device alone: {single:.2f} s = {single / RTT_S:.1f} round trips")
+    lines.append(
+        f"  physical bound: {waves} wave(s) of {concurrency} x ({HANDSHAKE_RTTS} handshake + {COMMAND_RTTS}"
+        f" command round trips) x {RTT_S:g} s = {bound:.2f} s; driftaudit / bound = {ours / bound:.2f}x"
+        " (target <= 1.3x)"
+    )
+    print("\n".join(lines))
+    assert ours_ok == n

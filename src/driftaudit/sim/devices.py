@@ -1,19 +1,26 @@
-"""Simulated network devices: one SSH server and one HTTP server for a whole fleet.
+"""Simulated network devices: SSH and HTTP servers for a whole fleet, behaving like real ones.
 
-:class:`DeviceSimulator` serves any number of :class:`SimDevice` on two
-loopback ports (plus a third that refuses connections, for tests):
+:class:`DeviceSimulator` serves any number of :class:`SimDevice` on loopback:
 
-* **SSH** (asyncssh): the device is chosen by the SSH username,
-  ``<login>@<device_id>`` (e.g. ``admin@ios-fra1-0001``; ``ssh -p PORT
-  admin@ios-fra1-0001@127.0.0.1`` works with OpenSSH). Password and public-key
-  authentication. An interactive shell behaves like the platform's CLI: login
-  banner, prompt (``host#``; ``RP/0/RP0/CPU0:host#`` on IOS-XR; ``{master:0}``
-  then ``login@host>`` on Junos), echo, a pager (`` --More-- `` erased with
-  backspaces after the space; ``---(more)---`` erased with CRs on Junos) until
-  the platform's paging-off command is sent, and errors for unknown commands.
-  Exec channels run one command and exit. The host key is generated at start
-  (ed25519): :meth:`DeviceSimulator.known_hosts_line` gives the known_hosts
-  entry.
+* **SSH** (asyncssh) on one shared port, where the device is chosen by the SSH
+  username ``<login>@<device_id>`` (e.g. ``admin@ios-fra1-0001``; ``ssh -p
+  PORT admin@ios-fra1-0001@127.0.0.1`` works with OpenSSH), and on a port of
+  its own for a device with ``own_port`` or ``legacy_ssh`` (``sim.port_of``),
+  where the plain login name is enough and a link (:mod:`.link`) delays
+  everything the server sends by the device's round-trip time, the SSH
+  handshake included. Password and public-key authentication, an optional
+  pre-login banner, per-device session limits. An interactive shell behaves
+  like the platform's CLI (:mod:`.cli`): motd banner, prompt (``host#``, or
+  ``host>`` at user EXEC until ``enable`` and its secret; ``RP/0/RP0/CPU0:host#``
+  on IOS-XR; ``{master:0}`` then ``login@host>`` on Junos), echo, unambiguous
+  abbreviations, setup commands answered in the vendor's words, a pager
+  (`` --More-- `` erased with backspaces after the space; ``---(more)---``
+  erased with CRs on Junos) until paging is turned off or ``| no-more`` is
+  given, ``show version``, configuration mode, vendor-worded errors, and an
+  idle timeout. Exec channels run one command at the login's privilege and
+  exit. Host keys are generated at start (ed25519; RSA signing only
+  ``ssh-rsa`` for legacy devices): :meth:`DeviceSimulator.known_hosts_lines`
+  gives the known_hosts entries.
 * **HTTP** (plain asyncio, keep-alive): the device is chosen by the path
   prefix ``/d/<device_id>``; Arista eAPI ``POST .../command-api``, Cisco NX-API
   ``POST .../ins``, Junos ``GET|POST .../rpc/get-configuration?format=text|set``,
@@ -21,10 +28,11 @@ loopback ports (plus a third that refuses connections, for tests):
 
 Each device's config text comes from its ``render(fetch_no)`` callable, called
 on every fetch, so volatile lines can change between fetches (see
-:mod:`driftaudit.sim.fleet`). Per-device ``latency_s`` delays every answer, and
-``fault`` injects a failure (:class:`Fault`); both can be changed while
-running. :meth:`DeviceSimulator.counters` counts connections, logins and
-commands per device, so tests can prove connection reuse.
+:mod:`driftaudit.sim.fleet`). Per-device ``latency_s`` is the round-trip time
+(exact on a device's own port; on the shared port a sleep before the password
+check and each answer), and ``fault`` injects a failure (:class:`Fault`); both
+can be changed while running. :meth:`DeviceSimulator.counters` counts
+connections, logins and commands per device, so tests can prove connection reuse.
 
 Use it in the current loop (``async with DeviceSimulator(devices) as sim``) or
 in a background thread with its own loop (``with SimulatorThread(sim):``),

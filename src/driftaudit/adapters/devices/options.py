@@ -89,6 +89,10 @@ _ALG_OPTIONS = {
 }
 
 
+#: OpenSSH-style: these first, then asyncssh's defaults in their order.
+_PREFERRED_CIPHERS = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SSHAlgorithms:
     """SSH algorithms for one scope; None keeps asyncssh's default (or the wider scope's) for that kind.
@@ -115,8 +119,13 @@ class SSHAlgorithms:
         )
 
     def asyncssh_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``asyncssh.connect`` (only the kinds that are set)."""
-        options: dict[str, Any] = {}
+        """Keyword arguments for ``asyncssh.connect`` (only the kinds that are set).
+
+        With no cipher setting, AES-GCM is put first among asyncssh's defaults
+        (same strength as chacha20-poly1305, which asyncssh runs with several
+        cipher contexts per packet, about 15% of a fetch's CPU on both sides).
+        """
+        options: dict[str, Any] = {"encryption_algs": _PREFERRED_CIPHERS}
         for kind, option in _ALG_OPTIONS.items():
             value = getattr(self, kind)
             if value is not None:

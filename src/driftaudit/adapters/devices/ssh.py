@@ -10,9 +10,14 @@ prompt; if a pager prompt appears anyway it answers with a space and the
 pager text is stripped afterwards. Every command's output is checked for the
 platform's CLI error markers, and the config for the platform's shape: a
 device that answers ``% Invalid input`` or ``Command authorization failed``
-gives an error with its own words, never a config. Where the platform profile allows it
-and the adapter is built with ``use_exec=True``, the command runs on an exec
-channel instead (no prompt, no pager, the output ends at EOF).
+gives an error with its own words, never a config.
+
+Where the platform profile allows it (every platform but ASA), the first
+fetch of a connection runs the command on an exec channel instead (no pty,
+no prompt, no pager, the output ends at EOF: two round trips fewer than a
+shell); a device that refuses it there (a login at user EXEC, a server that
+serves no exec or one channel per connection) gets the shell, on a new
+connection, from then on. ``use_exec=False`` always uses the shell.
 
 Host keys are verified against ``known_hosts`` (the given file, else
 ``~/.ssh/known_hosts``; a missing file trusts nothing). Turning verification
@@ -86,6 +91,14 @@ _TERM_SIZE = (511, 24)
 _PASSWORD = "\x00password"
 
 
+class _ExecRefusedError(ProtocolError):
+    """The server refused the exec request (the shell may still work)."""
+
+
+class _UseShellError(ProtocolError):
+    """The exec channel did not work on this device: fetch again over a shell, on a new connection."""
+
+
 @dataclass(eq=False)
 class _Session:
     """One SSH connection and, once used, its interactive shell (already at a prompt, paging off).
@@ -97,7 +110,6 @@ class _Session:
     conn: asyncssh.SSHClientConnection
     shell: asyncssh.SSHClientProcess[bytes] | None = None
     prompt: str | None = None
-    exec_refused: bool = False
 
     def alive(self) -> bool:
         return not self.conn.is_closed() and (self.shell is None or not self.shell.is_closing())
@@ -118,7 +130,11 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             output is expected) and total (the whole fetch) limits.
         known_hosts: The known_hosts file; None means ``~/.ssh/known_hosts``.
         verify_host_keys: False accepts any host key (logged as a warning).
-        use_exec: Use an exec channel on platforms whose profile allows it.
+        use_exec: Use an exec channel on platforms whose profile allows it,
+            on a session that has no shell yet: two round trips fewer than
+            a shell (no pty and shell requests, no prompt); a refusal (a
+            login at user EXEC cannot send ``enable`` there) falls back to
+            the shell on the same connection.
         max_config_bytes: Output above this raises ``ConfigTooLargeError``.
         pooled: Keep sessions open between fetches (see :mod:`.pool`).
         pool_limits: Sessions per device and idle time, when pooled.
@@ -133,7 +149,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         timeouts: FetchTimeouts | None = None,
         known_hosts: Path | None = None,
         verify_host_keys: bool = True,
-        use_exec: bool = False,
+        use_exec: bool = True,
         max_config_bytes: int = DEFAULT_MAX_CONFIG_BYTES,
         pooled: bool = True,
         pool_limits: PoolLimits | None = None,
@@ -145,6 +161,8 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         self._verify = verify_host_keys
         self._use_exec = use_exec
         self._algorithms = algorithms or SSHAlgorithmPolicy()
+        self._shell_only: set[str] = set()  # devices whose exec channel did not work
+        self._known_hosts_cache: tuple[tuple[str, int, int], asyncssh.SSHKnownHosts] | None = None
         self._max_bytes = max_config_bytes
         if not verify_host_keys:
             log.warning("SSH host key verification is OFF: any host key is accepted (man-in-the-middle risk)")
@@ -167,6 +185,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             "timeouts": FetchTimeouts.from_settings(settings),
             "known_hosts": settings.ssh_known_hosts,
             "verify_host_keys": settings.ssh_verify_host_keys,
+            "use_exec": settings.ssh_use_exec,
             "max_config_bytes": settings.max_config_bytes,
             "pool_limits": PoolLimits(per_host=settings.ssh_pool_per_host, idle_s=settings.ssh_pool_idle_s),
             "algorithms": SSHAlgorithmPolicy.from_settings(settings),
@@ -201,6 +220,12 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             raise FetchTimeoutError(device.device_id, f"total timeout: fetch took over {total:g}s") from exc
 
     async def _fetch(self, device: Device, profile: PlatformProfile) -> str:
+        try:
+            return await self._fetch_once(device, profile)
+        except _UseShellError:
+            return await self._fetch_once(device, profile)
+
+    async def _fetch_once(self, device: Device, profile: PlatformProfile) -> str:
         if self._pool is None:
             session = await self._open_session(device)
             try:
@@ -247,6 +272,13 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             options["client_keys"] = [key]
         if credential.password is not None:
             options["password"] = credential.password.get_secret_value()
+        # Only the methods we can answer, password before keyboard-interactive:
+        # asyncssh's default order probes others first, one round trip each.
+        methods = (["publickey"] if credential.private_key is not None else []) + (
+            ["password", "keyboard-interactive"] if credential.password is not None else []
+        )
+        if methods:
+            options["preferred_auth"] = methods
         where = f"{device.host}:{device.port}"
         try:
             with _ssh_errors(device, phase="connect"):
@@ -261,11 +293,24 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
                 f"connect timeout: no SSH login at {where} within {self.timeouts.connect:g}s",
             ) from exc
 
-    def _known_hosts_arg(self) -> str | bytes | None:
+    def _known_hosts_arg(self) -> asyncssh.SSHKnownHosts | bytes | None:
+        """The parsed known_hosts, read again only when the file changes.
+
+        Passing asyncssh the path would make it read and parse the whole file
+        on every connection: with a fleet's worth of entries that is most of
+        the CPU an audit spends.
+        """
         if not self._verify:
             return None
         path = self._known_hosts or Path("~/.ssh/known_hosts").expanduser()
-        return str(path) if path.is_file() else b""
+        try:
+            stat = path.stat()
+        except OSError:
+            return b""  # no file: trust nothing
+        stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+        if self._known_hosts_cache is None or self._known_hosts_cache[0] != stamp:
+            self._known_hosts_cache = (stamp, asyncssh.read_known_hosts(str(path)))
+        return self._known_hosts_cache[1]
 
     async def _read_config(self, session: _Session, device: Device, profile: PlatformProfile) -> str:
         with _ssh_errors(device, phase="read"):
@@ -273,22 +318,30 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
                 self._use_exec
                 and profile.supports_exec
                 and session.shell is None
-                and not session.exec_refused
+                and device.device_id not in self._shell_only
             ):
                 try:
                     return await self._exec(session.conn, device, profile)
-                except RemoteError as exc:
+                except (RemoteError, _ExecRefusedError) as exc:
                     # An exec channel runs at the login's privilege level, with
-                    # no way to send enable: the shell (which can) gets a try.
+                    # no way to send enable, and some servers refuse it (or
+                    # serve one channel per connection): this device gets the
+                    # shell from now on, on a new connection.
                     log.info("exec channel refused on device %s (%s); using a shell", device.device_id, exc)
-                    session.exec_refused = True
+                    self._shell_only.add(device.device_id)
+                    raise _UseShellError(device.device_id, "exec refused") from exc
             return await self._shell(session, device, profile)
 
     async def _exec(
         self, conn: asyncssh.SSHClientConnection, device: Device, profile: PlatformProfile
     ) -> str:
         buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
-        process = await conn.create_process(profile.exec_command, encoding=None)
+        try:
+            process = await conn.create_process(profile.exec_command, encoding=None)
+        except asyncssh.ChannelOpenError as exc:
+            if conn.is_closed():
+                raise
+            raise _ExecRefusedError(device.device_id, f"exec channel refused: {exc.reason}") from exc
         try:
             while data := await self._read(process, device):
                 buffer.feed(data)

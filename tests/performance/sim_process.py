@@ -1,0 +1,100 @@
+"""The simulated fleet in a process of its own, so a benchmark's clients never share its CPU or GIL.
+
+:func:`simulated_fleet_process` starts a child (spawned, not forked) that
+builds the fleet from the same seed, serves it with every device on its own
+port at the given round-trip time, and sends back what a client needs: the
+inventory view, the passwords and the known_hosts lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import resource
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from driftaudit.domain.models import Device, Platform
+
+
+@dataclass(frozen=True)
+class RemoteFleet:
+    """What the child serves: devices addressed at it, their passwords, their host keys."""
+
+    devices: list[Device]
+    passwords: dict[str, str]
+    known_hosts: list[str]
+    intended: dict[str, str]
+    pid: int = 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the simulator process has used so far (Linux /proc), 0 when unknown."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _serve(conn: Connection, n: int, seed: int, latency_s: float, platforms: list[str] | None) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    from driftaudit.sim.fleet import build_fleet
+    from tests.samples_path import SAMPLES
+
+    chosen = [Platform(p) for p in platforms] if platforms else None
+    fleet = build_fleet(n, seed=seed, samples=SAMPLES, own_ports=True, latency_s=latency_s, platforms=chosen)
+
+    async def main() -> None:
+        async with fleet.running() as sim:
+            passwords = {
+                ref: cred.password.get_secret_value()
+                for ref, cred in fleet.credentials.items()
+                if cred.password is not None
+            }
+            conn.send(
+                {
+                    "devices": [d.model_dump(mode="json") for d in fleet.devices],
+                    "passwords": passwords,
+                    "known_hosts": sim.known_hosts_lines(),
+                    "intended": fleet.intended,
+                }
+            )
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+    asyncio.run(main())
+
+
+@contextlib.contextmanager
+def simulated_fleet_process(
+    n: int, *, seed: int = 1, latency_s: float = 0.0, platforms: list[Platform] | None = None
+) -> Iterator[RemoteFleet]:
+    """Run the fleet in a child process for the duration of the block."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    names = [p.value for p in platforms] if platforms else None
+    process = context.Process(target=_serve, args=(child, n, seed, latency_s, names), daemon=True)
+    process.start()
+    try:
+        if not parent.poll(120):
+            raise RuntimeError("the simulator process did not start")
+        info: dict[str, Any] = parent.recv()
+        yield RemoteFleet(
+            devices=[Device.model_validate(d) for d in info["devices"]],
+            passwords=info["passwords"],
+            known_hosts=info["known_hosts"],
+            intended=info["intended"],
+            pid=process.pid or 0,
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            parent.send("stop")
+        process.join(15)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
