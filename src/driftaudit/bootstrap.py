@@ -257,6 +257,8 @@ async def audit_in_process(
                 history=history,
                 batch_size=settings.batch_size,
                 now=now,
+                timeout_s=settings.total_timeout_s,
+                max_message_bytes=settings.max_message_bytes,
             )
         finally:
             await client.aclose()

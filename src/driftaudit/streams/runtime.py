@@ -91,8 +91,10 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     the app's services bind the event loop current when they are built).
     """
     closer = _Closer(stream_app.handlers.deps)
+    # mode stops services in reverse order: the pipeline first (its in-flight fetches still
+    # have their client), then the adapters, then the Faust app
     worker = faust.Worker(
-        stream_app.app, stream_app.pipeline, closer, loglevel=loglevel, redirect_stdouts=False
+        stream_app.app, closer, stream_app.pipeline, loglevel=loglevel, redirect_stdouts=False
     )
     try:
         worker.execute_from_commandline()
