@@ -271,6 +271,8 @@ async def audit_in_process(
                 batch_size=settings.batch_size,
                 now=now,
                 rules=comparison.rules,
+                timeout_s=settings.total_timeout_s,
+                max_message_bytes=settings.max_message_bytes,
             )
         finally:
             await client.aclose()

@@ -3,9 +3,10 @@
 Each run takes a fresh topic prefix and consumer groups, publishes one audit
 the moment the first worker starts (the group is not even formed: the hard
 case of issue 11), starts two more workers at random delays of 0-6 s, kills
-the first with SIGKILL once the audit is under way, restarts the broker, and
-lets the second leave. Every device must be reported at least once and the
-audit's ``audit-status`` record must say complete. ``make test`` runs one
+the first with SIGKILL once the audit is under way, restarts the broker
+(starting a fourth worker while it is down), and lets the second leave.
+Every device must be reported at least once and the audit's
+``audit-status`` record must say complete. ``make test`` runs one
 such run; ``make soak`` (marker ``soak``) repeats it and prints the tally.
 """
 
@@ -133,7 +134,10 @@ async def chaos_run(broker: KafkaBroker, tmp_path: Path, rng: random.Random) -> 
             assert len({e.device_id for e in drift_events(reported, request.audit_id)}) < DEVICES, (
                 "the audit finished before the chaos began"
             )
-            await asyncio.to_thread(broker.restart, down_s=rng.uniform(1, 3))
+            restart = asyncio.create_task(asyncio.to_thread(broker.restart, down_s=rng.uniform(1, 3)))
+            await asyncio.sleep(0.5)
+            start(3)  # a worker that starts while the broker is down must wait for it, not exit
+            await restart
             await asyncio.sleep(rng.uniform(0, 4))
             workers[1].stop(timeout=30)
             status = await _status(broker.bootstrap, namespace.prefix, request.audit_id, timeout_s=240)

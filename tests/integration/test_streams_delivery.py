@@ -28,21 +28,22 @@ pytestmark = [pytest.mark.usefixtures("faust_garbage"), pytest.mark.integration,
 
 
 def _settings(fleet: FleetUnderTest, broker: object, ns: object, tmp_path: Path, **extra: object) -> Settings:
-    return fleet.settings(
-        kafka_broker=broker.bootstrap,  # type: ignore[attr-defined]
-        topic_prefix=ns.prefix,  # type: ignore[attr-defined]
-        app_id=ns.app_id,  # type: ignore[attr-defined]
-        topic_partitions=2,
-        broker_session_timeout_s=6.0,
-        clickhouse_dsn=chdb_dsn(tmp_path / "history"),
-        history_flush_s=0.2,
-        masking_key="integration-test-key",
-        batch_size=8,
-        connect_timeout_s=2.0,
-        total_timeout_s=10.0,
-        audit_deadline_s=90.0,
-        **extra,
-    )
+    values: dict[str, object] = {
+        "kafka_broker": broker.bootstrap,  # type: ignore[attr-defined]
+        "topic_prefix": ns.prefix,  # type: ignore[attr-defined]
+        "app_id": ns.app_id,  # type: ignore[attr-defined]
+        "topic_partitions": 2,
+        "broker_session_timeout_s": 6.0,
+        "clickhouse_dsn": chdb_dsn(tmp_path / "history"),
+        "history_flush_s": 0.2,
+        "masking_key": "integration-test-key",
+        "batch_size": 8,
+        "connect_timeout_s": 2.0,
+        "total_timeout_s": 10.0,
+        "audit_deadline_s": 90.0,
+    }
+    values.update(extra)
+    return fleet.settings(**values)
 
 
 async def _create(bootstrap: str, topics: dict[str, dict[str, str]], partitions: int = 2) -> None:
@@ -168,7 +169,7 @@ async def test_a_tiny_topic_limit_never_commits_an_input_without_a_dead_letter(
             kafka_broker.bootstrap,
             names.dead_letter,
             partitions=2,
-            until=lambda m: len(m) >= len(ids),
+            until=lambda m: _letters(m).keys() >= {i.encode() for i in ids},  # repeats may come too
             timeout_s=90,
         )
         await asyncio.sleep(3.0)  # a commit interval or more
@@ -215,3 +216,26 @@ async def test_an_undeliverable_dead_letter_holds_the_commit(
         assert runner.failures >= 2, "the undeliverable dead letter was not retried"
     assert committed[0] in (None, 0), f"committed past an input whose dead letter never went out: {committed}"
     assert DriftEvent  # the module's models are the wire contracts
+
+
+async def test_the_deadline_closes_an_audit_naming_every_missing_device(
+    kafka_broker, kafka_namespace, tmp_path
+):
+    from driftaudit.domain.models import AuditStatus
+    from driftaudit.streams.client import AuditClient
+
+    # devices answer after 8 s, the audit's deadline is 3 s: at the deadline nobody has reported
+    with simulated_fleet(tmp_path / "fleet", n=3, drifted=0, unreachable=0, latency_s=8.0) as fleet:
+        settings = _settings(fleet, kafka_broker, kafka_namespace, tmp_path, audit_deadline_s=3.0)
+        ids = [d.device_id for d in fleet.devices]
+        async with local_pipeline(settings, web_port=free_port()):
+            async with AuditClient(settings) as client:
+                request = request_for(devices=ids)
+                await client.publish(request)
+                status, _ = await client.follow_status(request.audit_id, timeout_s=60)
+    assert isinstance(status, AuditStatus)
+    assert not status.complete
+    assert status.expected == 3
+    assert status.reported == 0
+    assert set(status.missing) == set(ids)
+    assert status.score is None

@@ -4,12 +4,10 @@ Workers run as ``driftaudit worker`` subprocesses on the real adapters and the
 device simulator; each opens its own chDB history (one process per path), and
 the test reads the history after the worker has stopped.
 
-Known Faust behaviour the two-worker test waits out: a record published to a
-partition while the group is still settling (the broker already reports the
-group stable, a worker is still restoring table standbys) was seen to stay
-unconsumed until the next rebalance. It is not lost (its offset is never
-committed, so the next owner reads it), but the audit stalls, so the test
-publishes only once the group has stayed stable for a few seconds.
+The two-worker test publishes the moment the history stage's group is
+stable with both members (no settling time): a record that lands at offset 0
+of a fresh partition while the group settles must be read, not skipped
+(issue 11). The chaos test (test_streams_chaos.py) publishes even earlier.
 """
 
 from __future__ import annotations
@@ -35,8 +33,8 @@ from tests.plugins.streams import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 
-#: how long the group must stay stable before the two-worker audit is published
-_SETTLE_S = 5.0
+#: no settling time: the stages read every assigned partition from its committed offset
+_SETTLE_S = 0.0
 
 
 def _client_settings(env: dict[str, str]) -> Settings:
@@ -58,8 +56,6 @@ async def _wait_for_group(bootstrap: str, group: str, members: int, workers: lis
         except Exception:  # the group does not exist before the first join
             state = ("", 0)
         if state == ("Stable", members):
-            # Faust finishes its own rebalance (table recovery, seeks) after the
-            # broker calls the group stable; see the module docstring.
             await asyncio.sleep(_SETTLE_S)
             if await group_members(bootstrap, group) == ("Stable", members):
                 return
@@ -91,7 +87,8 @@ async def test_two_workers_in_one_group_share_the_partitions(
         for index, env in enumerate(envs):
             worker = WorkerProcess(env, tmp_path / f"worker-{index}.log", web_port=free_port())
             worker_processes.append(worker.start())
-        await _wait_for_group(kafka_broker.bootstrap, kafka_namespace.app_id, 2, worker_processes)
+        record_group = f"{kafka_namespace.app_id}.record"
+        await _wait_for_group(kafka_broker.bootstrap, record_group, 2, worker_processes)
 
         request = request_for(requested_by="two workers")
         ids = [d.device_id for d in fleet.devices]
@@ -122,7 +119,7 @@ async def test_a_worker_killed_mid_audit_is_replaced_and_nothing_is_lost(
         await ensure_topics(client_settings)
         first = WorkerProcess(env, tmp_path / "worker-1.log", web_port=free_port())
         worker_processes.append(first.start())
-        await _wait_for_group(kafka_broker.bootstrap, kafka_namespace.app_id, 1, worker_processes)
+        await _wait_for_group(kafka_broker.bootstrap, f"{kafka_namespace.app_id}.fetch", 1, worker_processes)
 
         request = request_for(requested_by="kill test")
         ids = [d.device_id for d in fleet.devices]

@@ -244,6 +244,35 @@ async def test_a_drift_event_the_outbox_refuses_is_cut_to_fit_never_dropped(mask
     assert "added 500 ->" in sent.truncated
 
 
+async def test_a_drift_event_with_large_features_and_remediation_is_cut_to_fit(masking_registry):
+    deps, *_ = _deps(masking_registry)
+    app = create_app(deps, outbox=(outbox := RecordingOutbox(max_bytes=6000)), web_enabled=False)
+    from driftaudit.domain.models import ChangeType, DriftLine, FeatureResult, FeatureStatus
+
+    lines = tuple(
+        DriftLine(change=ChangeType.ADDED, line=f"ntp server 10.0.{i // 250}.{i % 250}") for i in range(400)
+    )
+    steps = tuple(f"ntp server 10.0.{i // 250}.{i % 250}" for i in range(400))
+    feature = FeatureResult(
+        feature="ntp", status=FeatureStatus.DRIFTED, added=lines, added_count=400, remediation=steps
+    )
+    event = _event("dev-000", DeviceStatus.DRIFTED).model_copy(
+        update={"added": lines, "remediation": steps, "features": (feature,)}
+    )
+    await app.handlers.send_event(event)
+    ((_, value),) = outbox.on(NAMES.drift_events)
+    sent = DriftEvent.model_validate_json(value)
+    assert len(value) <= 6000
+    assert sent.added_total == 400
+    (ntp,) = sent.features
+    assert ntp.status is FeatureStatus.DRIFTED
+    assert ntp.added_count == 400
+    assert len(ntp.added) < 400
+    assert len(sent.remediation) < 400
+    assert sent.truncated is not None
+    assert "remediation 400 ->" in sent.truncated
+
+
 async def test_a_dead_letter_keeps_a_bounded_prefix_with_size_and_sha256(masking_registry):
     import hashlib
 

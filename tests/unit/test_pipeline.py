@@ -437,3 +437,29 @@ def test_top_sections_counts_paths() -> None:
     }
     assert top_sections(events, 1) == {"router bgp 65000 > address-family ipv4": 3}
     assert top_sections([], 5) == {}
+
+
+async def test_the_oversize_rule_is_the_streams_in_process(
+    fleet: dict[str, Any], registry: MaskingRegistry
+) -> None:
+    summary = await run(fleet, registry, max_message_bytes=300)
+    ok = next(e for e in summary.events if e.device_id == "ok-1")
+    assert ok.status is DeviceStatus.ERROR
+    assert "exceeds max_message_bytes=300" in (ok.reason or "")
+
+
+async def test_a_device_slower_than_the_timeout_is_a_timeout_result(registry: MaskingRegistry) -> None:
+    from driftaudit.audit.fleet import fetch_fleet_configs
+    from driftaudit.domain.models import FetchFailure
+
+    class Hanging:
+        async def fetch_device_config(self, device: Device) -> Any:
+            await asyncio.sleep(30)
+
+    devices = {"d": Device(device_id="d", host="127.0.0.1", platform=Platform.EOS)}
+    (outcome,) = await fetch_fleet_configs(
+        ["d"], Hanging(), resolve=devices.__getitem__, batch_size=1, timeout_s=0.2
+    )
+    assert isinstance(outcome, FetchFailure)
+    assert outcome.status is DeviceStatus.UNREACHABLE
+    assert outcome.reason == "timeout"

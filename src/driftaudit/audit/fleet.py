@@ -100,7 +100,10 @@ async def fetch_within(
     try:
         done, _ = await asyncio.wait({fetch}, timeout=None if timeout_s is None else max(0.0, timeout_s))
     except asyncio.CancelledError:
+        # the caller is cancelled: the fetch stops with it, and is waited for (bounded)
         fetch.cancel()
+        await asyncio.wait({fetch}, timeout=CANCEL_GRACE_S)
+        fetch.add_done_callback(_consume_outcome)
         raise
     exc: BaseException | None
     if done:
@@ -167,7 +170,16 @@ async def fetch_fleet_configs(
                 return outcome_from_error(device_id, exc, now=now, fetch_ms=0.0)
             return await fetch_within(device, client, timeout_s=bound, now=now)
 
-    return list(await asyncio.gather(*(one(device_id) for device_id in device_ids)))
+    tasks = [asyncio.ensure_future(one(device_id)) for device_id in device_ids]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except asyncio.CancelledError:
+        # gather completes at the first cancelled child: wait for every fetch to have stopped
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        raise
 
 
 class RoutingConfigClient:

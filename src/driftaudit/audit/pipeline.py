@@ -64,6 +64,7 @@ __all__ = [
     "score_events",
     "summarize",
     "summarize_reported",
+    "too_large",
     "to_device_config",
     "top_sections",
     "trigger_fleet_audit",
@@ -106,15 +107,17 @@ def to_device_config(
     device: Device,
     requested_at: datetime,
     registry: MaskingRegistry,
+    max_message_bytes: int | None = None,
 ) -> DeviceConfig:
     """The ``device-configs`` message for one fetch outcome, secrets redacted.
 
     The raw text of a fetched config stops here: only the redacted text (or
-    the failure) goes on.
+    the failure) goes on. With ``max_message_bytes``, a message that would be
+    larger becomes an ``error`` result (:func:`too_large`), on every path alike.
     """
     failure = outcome if isinstance(outcome, FetchFailure) else None
     redacted = redact_outcome(outcome, registry.for_platform(device.platform))
-    return DeviceConfig(
+    config = DeviceConfig(
         audit_id=audit_id,
         device=device,
         requested_at=requested_at,
@@ -123,6 +126,24 @@ def to_device_config(
         redacted_text=redacted,
         failure=failure,
     )
+    if max_message_bytes is not None:
+        size = len(config.model_dump_json().encode())
+        if size > max_message_bytes:
+            return too_large(config, size, max_message_bytes)
+    return config
+
+
+def too_large(config: DeviceConfig, size: int, limit: int) -> DeviceConfig:
+    """The oversize rule: a config whose message (``size`` bytes) is over ``limit`` is an ``error`` result."""
+    failure = FetchFailure(
+        device_id=config.device.device_id,
+        status=DeviceStatus.ERROR,
+        reason=f"config message of {size} bytes exceeds max_message_bytes={limit}",
+        error_type="ConfigTooLargeError",
+        timestamp=config.fetched_at,
+        fetch_ms=config.fetch_ms,
+    )
+    return config.model_copy(update={"redacted_text": None, "failure": failure})
 
 
 def _intended_failure(config: DeviceConfig, exc: DriftAuditError) -> FetchFailure:
@@ -191,6 +212,7 @@ def analyze_outcomes(
     intended: IntendedConfigSource,
     registry: MaskingRegistry,
     rules: ComplianceRulesSource | None = None,
+    max_message_bytes: int | None = None,
 ) -> list[DriftEvent]:
     """One drift event per fetch outcome, in order: :func:`to_device_config`, then :func:`analyze_config`.
 
@@ -206,6 +228,7 @@ def analyze_outcomes(
                 device=devices[outcome.device_id],
                 requested_at=requested_at,
                 registry=registry,
+                max_message_bytes=max_message_bytes,
             ),
             intended=intended,
             registry=registry,
@@ -331,6 +354,8 @@ async def trigger_fleet_audit(
     now: Callable[[], datetime] = utc_now,
     top: int = 10,
     rules: ComplianceRulesSource | None = None,
+    timeout_s: float | None = None,
+    max_message_bytes: int | None = None,
 ) -> AuditSummary:
     """Audit every device the request selects, in this process, and summarize the result.
 
@@ -351,7 +376,12 @@ async def trigger_fleet_audit(
     history_error = None if history is None else await _store(history.record_audit_run, run)
 
     outcomes = await fetch_fleet_configs(
-        list(run.device_ids), client, resolve=by_id.__getitem__, batch_size=batch_size, now=now
+        list(run.device_ids),
+        client,
+        resolve=by_id.__getitem__,
+        batch_size=batch_size,
+        now=now,
+        timeout_s=timeout_s,
     )
 
     events = await asyncio.to_thread(
@@ -363,6 +393,7 @@ async def trigger_fleet_audit(
         intended=intended,
         registry=registry,
         rules=rules,
+        max_message_bytes=max_message_bytes,
     )
     if history is not None and history_error is None and events:
         history_error = await _store(history.write_events, events)

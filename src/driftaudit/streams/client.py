@@ -32,6 +32,7 @@ from driftaudit.streams.topics import TopicNames
 __all__ = [
     "AuditClient",
     "AuditRejectedError",
+    "AuditStatusTimeoutError",
     "AuditTimeoutError",
     "BrokerError",
     "ensure_topics",
@@ -56,6 +57,19 @@ class AuditTimeoutError(DriftAuditError):
         self.missing = sorted(missing)
         listed = ", ".join(self.missing[:10]) + (" ..." if len(self.missing) > 10 else "")
         super().__init__(f"{len(self.missing)} devices did not report within {timeout_s:.0f}s: {listed}")
+
+
+class AuditStatusTimeoutError(AuditTimeoutError):
+    """No ``audit-status`` record arrived in time (the audit's own deadline is later, or no worker runs)."""
+
+    def __init__(self, audit_id: str, timeout_s: float, *, reported: int) -> None:
+        self.missing = []
+        DriftAuditError.__init__(
+            self,
+            f"no audit-status record for {audit_id} within {timeout_s:.0f}s "
+            f"({reported} devices reported so far; is a worker running? "
+            "the audit's own deadline is DRIFTAUDIT_AUDIT_DEADLINE_S)",
+        )
 
 
 async def ensure_topics(settings: Settings) -> None:
@@ -284,7 +298,7 @@ class AuditClient:
             ):
                 return status, list(seen.values())
             if status is None and now >= deadline:
-                raise AuditTimeoutError([], timeout_s)
+                raise AuditStatusTimeoutError(audit_id, timeout_s, reported=len(seen))
             batch = await self._consumer.getmany(timeout_ms=200)
             for tp, messages in batch.items():
                 for message in messages:

@@ -73,34 +73,56 @@ def bounded_dead_letter(
 def fit_drift_event(event: DriftEvent, budget: int) -> DriftEvent:
     """``event`` itself when it encodes within ``budget`` bytes, else a cut copy that does.
 
-    The unified diff goes first (it repeats the drift lines), then drift lines
-    from the end, halving what is kept until the event fits; ``truncated``
-    says what was cut and ``added_total``/``removed_total`` keep the true counts.
+    The unified diff goes first (it repeats the drift lines), then every list
+    is halved together until the event fits: the drift lines from the end, the
+    remediation, and each compliance feature's lines and remediation (a
+    feature keeps its status and true counts). ``truncated`` says what was cut
+    and ``added_total``/``removed_total`` keep the true counts.
     """
     limit = max(MIN_BUDGET, budget - _OVERHEAD)
     if len(encode(event)) <= limit:
         return event
-    added, removed = len(event.added), len(event.removed)
+    added, removed, steps = len(event.added), len(event.removed), len(event.remediation)
     diff_chars = len(event.unified_diff)
-    keep_added, keep_removed = added, removed
+    shift = 0
     while True:
+        keep_added, keep_removed, keep_steps = added >> shift, removed >> shift, steps >> shift
         note = (
             f"cut to fit {budget} bytes: unified_diff {diff_chars} -> 0 chars, "
-            f"added {added} -> {keep_added} lines, removed {removed} -> {keep_removed} lines"
+            f"added {added} -> {keep_added} lines, removed {removed} -> {keep_removed} lines, "
+            f"remediation {steps} -> {keep_steps} lines"
         )
+        features = tuple(
+            feature.model_copy(
+                update={
+                    "added": feature.added[: len(feature.added) >> shift],
+                    "removed": feature.removed[: len(feature.removed) >> shift],
+                    "remediation": feature.remediation[: len(feature.remediation) >> shift],
+                }
+            )
+            for feature in event.features
+        )
+        if shift and event.features:
+            note += f", each feature's lines and remediation cut to 1/{1 << shift}"
         cut = event.model_copy(
             update={
                 "unified_diff": "",
                 "added": event.added[:keep_added],
                 "removed": event.removed[:keep_removed],
+                "remediation": event.remediation[:keep_steps],
+                "features": features,
                 "truncated": note,
                 "added_total": added,
                 "removed_total": removed,
             }
         )
-        if len(encode(cut)) <= limit or (keep_added == 0 and keep_removed == 0):
+        longest = max(
+            [added, removed, steps]
+            + [max(len(f.added), len(f.removed), len(f.remediation)) for f in event.features]
+        )
+        if len(encode(cut)) <= limit or (longest >> shift) == 0:
             return cut
-        keep_added, keep_removed = keep_added // 2, keep_removed // 2
+        shift += 1
 
 
 def fit_status(status: AuditStatus, budget: int) -> AuditStatus:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,7 @@ from mode import Service
 
 from driftaudit.settings import Settings
 from driftaudit.streams.app import StreamApp
-from driftaudit.streams.client import ensure_topics, initialize_group_offsets
+from driftaudit.streams.client import BrokerError, ensure_topics, initialize_group_offsets
 from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.embedded_broker import EmbeddedTansu
 
@@ -46,20 +47,38 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
         yield settings.model_copy(update=update)
 
 
-async def prepare_broker(settings: Settings) -> None:
+async def prepare_broker(settings: Settings, *, patience_s: float | None = None) -> None:
     """Create missing topics and give the consumer group a start offset on every partition.
 
     Call before a worker starts (see :func:`initialize_group_offsets` for why).
+    While the broker cannot be reached (not up yet, restarting) it retries with
+    backoff, logging each attempt: for ever (``patience_s`` None, a worker), or
+    for ``patience_s`` seconds (a command in the foreground).
+
+    Raises:
+        BrokerError: still unreachable after ``patience_s``.
     """
-    await ensure_topics(settings)
-    await initialize_group_offsets(settings)
+    loop = asyncio.get_running_loop()
+    give_up = None if patience_s is None else loop.time() + patience_s
+    delay = 0.5
+    while True:
+        try:
+            await ensure_topics(settings)
+            await initialize_group_offsets(settings)
+            return
+        except BrokerError as exc:
+            if give_up is not None and loop.time() + delay > give_up:
+                raise
+            logger.warning("broker not ready (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 @contextlib.asynccontextmanager
 async def running(stream_app: StreamApp) -> AsyncIterator[StreamApp]:
     """Run the app's consumers, agents, timers and web server in this event loop."""
     app = stream_app.app
-    await prepare_broker(stream_app.handlers.settings)
+    await prepare_broker(stream_app.handlers.settings, patience_s=60.0)
     await stream_app.pipeline.start()
     try:
         await app.start()
@@ -91,8 +110,10 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     the app's services bind the event loop current when they are built).
     """
     closer = _Closer(stream_app.handlers.deps)
+    # mode stops services in reverse order: the pipeline first (its in-flight fetches still
+    # have their client), then the adapters, then the Faust app
     worker = faust.Worker(
-        stream_app.app, stream_app.pipeline, closer, loglevel=loglevel, redirect_stdouts=False
+        stream_app.app, closer, stream_app.pipeline, loglevel=loglevel, redirect_stdouts=False
     )
     try:
         worker.execute_from_commandline()

@@ -28,7 +28,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from driftaudit.audit.fleet import fetch_within
-from driftaudit.audit.pipeline import analyze_config, resolve_audit, to_device_config
+from driftaudit.audit.pipeline import analyze_config, resolve_audit, to_device_config, too_large
 from driftaudit.domain.errors import DriftAuditError, InputError, InventoryError
 from driftaudit.domain.models import (
     AuditRequest,
@@ -36,9 +36,7 @@ from driftaudit.domain.models import (
     Device,
     DeviceConfig,
     DeviceFetchTask,
-    DeviceStatus,
     DriftEvent,
-    FetchFailure,
     FetchOutcome,
 )
 from driftaudit.streams.codec import decode, encode
@@ -218,6 +216,7 @@ class StageHandlers:
                 outcome = await self.fetch_outcome(task.device)
             finally:
                 self.in_flight -= 1
+        limit = self.settings.max_message_bytes
         config = await asyncio.to_thread(
             to_device_config,
             outcome,
@@ -225,30 +224,16 @@ class StageHandlers:
             device=task.device,
             requested_at=task.requested_at,
             registry=self.deps.registry,
+            max_message_bytes=limit,
         )
         value = encode(config)
-        if len(value) > self.settings.max_message_bytes:
-            value = encode(self._too_large(config, len(value)))
         key = task.device.device_id.encode()
         try:
             await self.outbox.send(self.names.device_configs, key, value)
-        except MessageTooLargeError:
+        except MessageTooLargeError:  # the topic's own limit is below max_message_bytes
             await self.outbox.send(
-                self.names.device_configs, key, encode(self._too_large(config, len(value)))
+                self.names.device_configs, key, encode(too_large(config, len(value), limit))
             )
-
-    def _too_large(self, config: DeviceConfig, size: int) -> DeviceConfig:
-        """The config as an ``error`` result: its message would be refused downstream."""
-        limit = self.settings.max_message_bytes
-        failure = FetchFailure(
-            device_id=config.device.device_id,
-            status=DeviceStatus.ERROR,
-            reason=f"config message of {size} bytes exceeds the topic's limit (max_message_bytes={limit})",
-            error_type="ConfigTooLargeError",
-            timestamp=config.fetched_at,
-            fetch_ms=config.fetch_ms,
-        )
-        return config.model_copy(update={"redacted_text": None, "failure": failure})
 
     # -- analyze --------------------------------------------------------------
 
