@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -65,6 +66,7 @@ __all__ = [
     "history_from_settings",
     "open_history",
     "parse_dsn",
+    "result_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ _RESULT_COLUMNS = (
     "reason",
     "requested_at",
     "observed_at",
+    "result_id",
 )
 _LINE_COLUMNS = (
     "audit_id",
@@ -105,6 +108,7 @@ _LINE_COLUMNS = (
     "line",
     "requested_at",
     "observed_at",
+    "result_id",
 )
 _RUN_COLUMNS = ("audit_id", "requested_at", "requested_by", "device_count", "device_ids", "selector")
 _SCORE_COLUMNS = (
@@ -235,6 +239,18 @@ _PATH_LOCKS = _PathLocks()
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def result_id(event: DriftEvent) -> int:
+    """The version of one device result: a 63-bit hash of the whole event.
+
+    The same event written twice (a retried insert that had landed, a
+    re-delivered message, two writers at once) gets the same id, so its rows
+    collapse; a re-fetched result differs (at least in ``observed_at``), so
+    its lines never merge with the lines of the result it replaces.
+    """
+    digest = hashlib.blake2b(event.model_dump_json().encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def _utc(value: datetime) -> datetime:
@@ -412,7 +428,11 @@ class ClickHouseHistory:
     def write_events(self, events: Sequence[DriftEvent]) -> None:
         """Store device results and their drift lines: one insert per table.
 
-        A re-delivered event (same audit and device) replaces its earlier copy.
+        A re-delivered event (same audit and device) replaces its earlier copy
+        whole: every row carries the event's :func:`result_id`, the result row
+        kept by ``FINAL`` names the one version whose drift lines count, and
+        the lines of any other version are never read (see
+        :mod:`driftaudit.adapters.history.queries`).
         """
         if not events:
             return
@@ -420,6 +440,7 @@ class ClickHouseHistory:
         lines: list[list[Any]] = []
         for event in events:
             requested, observed = _utc(event.requested_at), _utc(event.observed_at)
+            version = result_id(event)
             results.append(
                 [
                     event.audit_id,
@@ -439,6 +460,7 @@ class ClickHouseHistory:
                     event.reason or "",
                     requested,
                     observed,
+                    version,
                 ]
             )
             for line_no, drift in enumerate((*event.added, *event.removed)):
@@ -456,6 +478,7 @@ class ClickHouseHistory:
                         drift.line,
                         requested,
                         observed,
+                        version,
                     ]
                 )
         with self._lock:
@@ -495,6 +518,10 @@ class ClickHouseHistory:
     def device_timeline(self, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """One device's results, newest first (each with its masked ``unified_diff``)."""
         return self._rows(queries.DEVICE_TIMELINE, {"device_id": device_id, "limit": max(0, limit)})
+
+    def result_lines(self, device_id: str, audit_id: str) -> list[dict[str, Any]]:
+        """The drift lines of the current result of (device, audit): added first, then removed."""
+        return self._rows(queries.RESULT_LINES, {"device_id": device_id, "audit_id": audit_id})
 
     def latest_status(self) -> list[dict[str, Any]]:
         """The newest result of every device, ordered by device id."""
