@@ -210,8 +210,19 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
         intended=build_intended(settings),
         client=build_config_client(settings),
         registry=build_masking(settings),
-        history=build_history(settings) if with_history else None,
+        history=_background_history(settings) if with_history else None,
     )
+
+
+def _background_history(settings: Settings) -> ClickHouseHistory:
+    """The worker's store: connected (and migrated) in the background, retried until it is up.
+
+    A worker must start while its store is down; its writes are retried by
+    the history sink and land once the store is back.
+    """
+    history = build_history(settings, connect=False)
+    history.connect_in_background()
+    return history
 
 
 async def audit_in_process(

@@ -49,16 +49,22 @@ class HistoryRecorder:
 
     async def _until_stored(self, what: str, attempt: Callable[[], Awaitable[object]]) -> None:
         delay = 0.1
+        failures = 0
         while True:
             try:
                 await attempt()
+                if failures:
+                    logger.info("history write of %s stored after %d failed attempts", what, failures)
                 return
             except asyncio.CancelledError:
                 raise
             except DriftAuditError as exc:
-                logger.warning("history write of %s failed (%s), retrying in %.1fs", what, exc, delay)
+                # one line when it starts failing, not one per retry (the store logs its state changes)
+                level = logging.WARNING if failures == 0 else logging.DEBUG
+                logger.log(level, "history write of %s failed (%s), retrying", what, exc)
             except Exception as exc:  # an adapter bug must not drop the batch either
                 logger.exception("history write of %s crashed (%s), retrying", what, type(exc).__name__)
+            failures += 1
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_backoff_s)
 

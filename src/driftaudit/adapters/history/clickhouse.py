@@ -4,8 +4,9 @@ The DSN chooses the engine, so the same code runs on a laptop and in
 production:
 
 - ``chdb:///relative/path`` or ``chdb:////absolute/path`` (three slashes then
-  the path, as SQLAlchemy spells SQLite paths: the default
-  ``chdb:///.driftaudit/history`` lives under the working directory);
+  the path, as SQLAlchemy spells SQLite paths; the default,
+  ``driftaudit.settings.default_history_dsn``, is the absolute
+  ``$XDG_DATA_HOME/driftaudit/history``, else ``~/.local/share/driftaudit/history``);
   ``chdb://memory`` keeps everything in memory. :func:`chdb_dsn` builds one
   from a path.
 - ``http://host:8123/database`` or ``https://...``: a ClickHouse server, with
@@ -286,6 +287,10 @@ class ClickHouseHistory:
         self._client: Client | None = None
         self._path_locked = False
         self._closed = False
+        self._down: str | None = None  # why the store is unavailable, while it is
+        self._was_up = False
+        self._wake = threading.Event()
+        self._connector: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"ClickHouseHistory({self.target.describe()})"
@@ -308,8 +313,74 @@ class ClickHouseHistory:
             StoreUnavailableError: the server cannot be reached.
             HistoryError: anything else, e.g. the schema could not be created.
         """
-        with self._lock:
+        with self._lock, self._health():
             self._ensure_client()
+
+    @property
+    def available(self) -> bool:
+        """True once connected, until a call finds the store unavailable again."""
+        return self._client is not None and self._down is None
+
+    def connect_in_background(self, *, initial_backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+        """Keep trying :meth:`connect` in a daemon thread until it succeeds or the store is closed.
+
+        A worker calls this at start instead of :meth:`connect`, so a store
+        that is down (a server not up yet, a chDB path another process holds,
+        a directory that cannot be created) never stops it: the schema is
+        created or migrated the moment the store is reachable, and writes
+        made before then fail with a retryable error their caller retries.
+        The state changes are logged once each (see :meth:`_health`), never
+        once per attempt. Idempotent.
+        """
+        if self._closed or (self._connector is not None and self._connector.is_alive()):
+            return
+
+        def run() -> None:
+            delay = initial_backoff_s
+            while not self._closed:
+                try:
+                    self.connect()
+                    return
+                except (StoreUnavailableError, StoreLockedError):
+                    pass
+                except HistoryError as exc:  # e.g. a migration that failed: retried too, slower
+                    log.debug("history store %s not ready: %s", self.target.describe(), exc)
+                if self._wake.wait(delay):
+                    return
+                delay = min(delay * 2, max_backoff_s)
+
+        self._connector = threading.Thread(target=run, name="history-connect", daemon=True)
+        self._connector.start()
+
+    @contextlib.contextmanager
+    def _health(self) -> Iterator[None]:
+        """Log the store's state changes, once each: unavailable (with why), then back.
+
+        Every call of the store runs inside it. A store that stays down logs
+        nothing more than its first warning (later reasons go to DEBUG), so a
+        worker retrying writes for an hour writes two lines, not thousands.
+        """
+        where = self.target.describe()
+        try:
+            yield
+        except (StoreUnavailableError, StoreLockedError) as exc:
+            reason = str(exc)
+            if self._down is None:
+                log.warning(
+                    "history store %s is unavailable, retrying until it is back (audits go on): %s",
+                    where,
+                    reason,
+                )
+            elif reason != self._down:
+                log.debug("history store %s still unavailable: %s", where, reason)
+            self._down = reason
+            raise
+        if self._down is not None:
+            log.warning("history store %s is available again", where)
+            self._down = None
+        elif not self._was_up:
+            log.info("history store %s is ready", where)
+        self._was_up = True
 
     def _ensure_client(self) -> Client:
         if self._closed:
@@ -401,16 +472,18 @@ class ClickHouseHistory:
 
     def close(self) -> None:
         """Release the connection and the chDB path; later calls raise ``HistoryError``."""
+        self._closed = True
+        self._wake.set()
         with self._lock:
-            self._closed = True
             self._drop_client()
 
     # ---- writes -------------------------------------------------------
 
     def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
-        client = self._ensure_client()
-        with self._translate(f"insert into {table}"):
-            client.insert(table, rows, column_names=list(columns))
+        with self._health():
+            client = self._ensure_client()
+            with self._translate(f"insert into {table}"):
+                client.insert(table, rows, column_names=list(columns))
 
     def record_audit_run(self, run: AuditRun) -> None:
         """Store an audit run; recording it again replaces the earlier row."""
@@ -510,7 +583,7 @@ class ClickHouseHistory:
     # ---- reads --------------------------------------------------------
 
     def _rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._health():
             client = self._ensure_client()
             with self._translate("query"):
                 return list(client.query(sql, parameters=parameters or {}).named_results())
