@@ -99,3 +99,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_token: SecretStr | None = None
+
+    # Worker operations: where its web server listens (issue 14)
+    worker_web_bind: str = Field(
+        default="127.0.0.1", description="loopback unless DRIFTAUDIT_API_TOKEN protects the views"
+    )

@@ -2,9 +2,11 @@
 
 The config client is built once and lives as long as the server, so repeated
 pre-flight checks reuse SSH sessions and keep-alive HTTP connections. In
-embedded mode another process (the worker) may own the chDB store; the API
-then serves pre-flight checks and answers the history endpoints with 503 and
-the reason, instead of refusing to start.
+embedded mode a running worker may own the chDB store; the API then reads the
+history through that worker's web views (see
+:mod:`driftaudit.adapters.history.worker_link`). When the store cannot be read
+at all, it serves pre-flight checks and answers the history endpoints with 503
+and the reason, instead of refusing to start.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from fastapi import FastAPI
 
 from driftaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from driftaudit.domain.ports import HistoryReader
 
 __all__ = ["build_api", "register"]
 
@@ -30,10 +35,10 @@ def build_api(settings: Settings) -> FastAPI:
     Raises:
         ConfigurationError: no API token, or unusable inventory/intended/pattern files.
     """
+    from driftaudit.adapters.history.worker_link import open_history_reader
     from driftaudit.api import ApiDeps, create_api
     from driftaudit.bootstrap import (
         build_config_client,
-        build_history,
         build_intended,
         build_inventory,
         build_masking,
@@ -46,9 +51,9 @@ def build_api(settings: Settings) -> FastAPI:
     inventory = build_inventory(settings)
     intended = build_intended(settings)
     registry = build_masking(settings)
-    history = None
+    history: HistoryReader | None = None
     try:
-        history = build_history(settings)
+        history = open_history_reader(settings)  # the store, or the worker that owns it
     except HistoryError as exc:
         _log.warning("history unavailable, serving without it: %s", exc)
     client = build_config_client(settings)
@@ -70,16 +75,19 @@ def build_api(settings: Settings) -> FastAPI:
             yield
         finally:
             await client.aclose()
-            if history is not None:
-                history.close()
+            close = getattr(history, "close", None)
+            if close is not None:
+                close()
 
     app.router.lifespan_context = lifespan
     return app
 
 
 def api(
-    host: Annotated[str | None, typer.Option(help="bind address (default: settings)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default: settings)")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: DRIFTAUDIT_API_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: DRIFTAUDIT_API_PORT).")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs); needs DRIFTAUDIT_API_TOKEN."""
     import uvicorn

@@ -68,10 +68,12 @@ def _table(report: PreflightReport, diffs: bool) -> Table:
 
 
 def preflight(
-    devices: Annotated[list[str], typer.Argument(help="device ids from the inventory")],
-    timeout: Annotated[float | None, typer.Option(help="bound in seconds (default: settings)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
-    diffs: Annotated[bool, typer.Option("--diff", help="show the masked unified diffs")] = False,
+    devices: Annotated[list[str], typer.Argument(help="Device ids from the inventory.")],
+    timeout: Annotated[
+        float | None, typer.Option(help="Bound in seconds (default: DRIFTAUDIT_PREFLIGHT_TIMEOUT_S).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    diffs: Annotated[bool, typer.Option("--diff", help="Show the masked unified diffs.")] = False,
 ) -> None:
     """Fetch the devices now and compare them with their intended configs."""
     settings = Settings()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import faust
 
 from driftaudit.streams.agents import Agents, register_agents
 from driftaudit.streams.deps import StreamDeps
+from driftaudit.streams.history_views import HistoryQueries, register_history_views
 from driftaudit.streams.outbox import FaustOutbox, Outbox
 from driftaudit.streams.recorder import HistoryRecorder
 from driftaudit.streams.scoreboard import FleetScoreboard
@@ -23,6 +25,7 @@ from driftaudit.streams.stages import StageHandlers
 from driftaudit.streams.stall_guard import StallGuard
 from driftaudit.streams.topics import Topics, declare_topics
 from driftaudit.streams.views import register_views
+from driftaudit.streams.worker_web import check_web_access, is_loopback
 
 __all__ = ["StreamApp", "broker_url", "create_app"]
 
@@ -74,6 +77,9 @@ def create_app(
     settings = deps.settings
     session_timeout = settings.broker_session_timeout_s
     port = settings.worker_web_port if web_port is None else web_port
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    if web_enabled:
+        check_web_access(settings.worker_web_bind, token)
     datadir = Path(tempfile.gettempdir()) / "driftaudit-faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -92,8 +98,8 @@ def create_app(
         producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
         consumer_max_fetch_size=max(settings.max_message_bytes * 4, 4_194_304),
         web_enabled=web_enabled,
-        web_host="127.0.0.1",
-        web_bind="127.0.0.1",
+        web_host="127.0.0.1" if is_loopback(settings.worker_web_bind) else socket.getfqdn(),
+        web_bind=settings.worker_web_bind,
         web_port=port,
         web_tables_enabled=False,
         table_cleanup_interval=max(1.0, min(30.0, settings.score_window_s)),
@@ -112,7 +118,9 @@ def create_app(
     scoreboard = FleetScoreboard(app, settings, recorder)
     agents = register_agents(app, topics, handlers, scoreboard)
     if web_enabled:
-        register_views(app, scoreboard)
+        register_views(app, scoreboard, token)
+        if isinstance(deps.history, HistoryQueries):
+            register_history_views(app, deps.history, token)
     names = topics.names
     sources = (names.audit_requests, names.device_fetch, names.device_configs, names.drift_events)
     guard = StallGuard(app, (*sources, names.score_input), stall_s=_STALL_S)

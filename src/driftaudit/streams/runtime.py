@@ -7,7 +7,8 @@
 * :func:`running` starts an app in the current event loop (the demo, the
   in-process ``audit``, tests) and stops it on exit.
 * :func:`run_worker` runs an app as a Faust worker that owns the process
-  (``driftaudit worker``): signals, logging, a clean stop.
+  (``driftaudit worker``): signals, logging (with the library loggers quieted:
+  no request per line at INFO, no payload at DEBUG), a clean stop.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from driftaudit.streams.app import StreamApp
 from driftaudit.streams.client import ensure_topics, initialize_group_offsets
 from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.embedded_broker import EmbeddedTansu
+from driftaudit.streams.log_config import quiet_libraries
 
 __all__ = ["EMBEDDED_SESSION_TIMEOUT_S", "broker_for", "prepare_broker", "run_worker", "running"]
 
@@ -67,6 +69,14 @@ async def running(stream_app: StreamApp) -> AsyncIterator[StreamApp]:
         await app.stop()
 
 
+class _Worker(faust.Worker):
+    """Faust's worker with driftaudit's logging rules (:mod:`driftaudit.streams.log_config`)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        quiet_libraries(logger)
+
+
 class _Closer(Service):
     """Releases the injected adapters when the worker stops (after the app's agents)."""
 
@@ -87,7 +97,7 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     the app's services bind the event loop current when they are built).
     """
     closer = _Closer(stream_app.handlers.deps)
-    worker = faust.Worker(stream_app.app, closer, loglevel=loglevel, redirect_stdouts=False)
+    worker = _Worker(stream_app.app, closer, loglevel=loglevel, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -1,5 +1,9 @@
 """Web views of the worker: the rolling fleet score as JSON ``FleetScore``.
 
+Both need ``Authorization: Bearer <DRIFTAUDIT_API_TOKEN>`` when a token is
+set (:func:`driftaudit.streams.worker_web.bearer_refusal`); without one the
+server listens on loopback only (:func:`~driftaudit.streams.worker_web.check_web_access`).
+
 ``GET /fleet/score`` answers from the tenants this worker holds (every tenant
 when one worker runs); ``GET /fleet/score/{tenant}`` is routed by Faust to the
 worker that owns the tenant's partition, so it is right with many workers.
@@ -16,6 +20,7 @@ from faust.web import Request, Response, View
 
 from driftaudit.domain.models import FleetScore
 from driftaudit.streams.scoreboard import FleetScoreboard
+from driftaudit.streams.worker_web import bearer_refusal
 
 __all__ = ["register_views", "score_document"]
 
@@ -30,14 +35,22 @@ def score_document(score: FleetScore) -> dict[str, Any]:
     return document
 
 
-def register_views(app: faust.App, scoreboard: FleetScoreboard) -> None:
-    """Add the fleet-score pages to ``app``'s web server."""
+def register_views(app: faust.App, scoreboard: FleetScoreboard, token: str | None = None) -> None:
+    """Add the fleet-score pages to ``app``'s web server (token-checked when ``token`` is set)."""
+
+    def refused(view: View, request: Request) -> Response | None:
+        refusal = bearer_refusal(request.headers, token)
+        if refusal is None:
+            return None
+        return view.json({"error": refusal}, status=401, headers={"WWW-Authenticate": "Bearer"})
 
     @app.page("/fleet/score")
     class FleetScoreView(View):
         """The whole fleet's score and each tenant's, in the current window."""
 
         async def get(self, request: Request) -> Response:
+            if (refusal := refused(self, request)) is not None:
+                return refusal
             tenants = scoreboard.scores()
             return self.json(
                 {
@@ -57,6 +70,8 @@ def register_views(app: faust.App, scoreboard: FleetScoreboard) -> None:
             only once the table was written; until then it answers locally
             (what ``app.table_route`` would do, minus its HTTP 500).
             """
+            if (refusal := refused(self, request)) is not None:
+                return refusal
             try:
                 return await app.router.route_req(scoreboard.base.name, tenant, self.web, request)
             except SameNode:

@@ -61,6 +61,7 @@ from driftaudit.settings import Settings
 
 __all__ = [
     "DEFAULT_DATABASE",
+    "WORKER_STATE_FILE",
     "ClickHouseHistory",
     "HistoryTarget",
     "chdb_dsn",
@@ -74,6 +75,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "driftaudit"
 _LOCK_FILE = ".driftaudit.lock"
+#: next to the lock: the web URL of the process holding the store, while it holds it
+WORKER_STATE_FILE = ".driftaudit.worker.json"
 _MAX_MESSAGE = 300
 
 _RESULT_COLUMNS = (
@@ -187,6 +190,15 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> HistoryTarget:
     raise ConfigurationError(f"history DSN scheme {scheme!r} is not one of chdb, http, https")
 
 
+def _owner(path: Path) -> str:
+    """`` (the worker at URL, pid N)`` from the store's state file, or nothing."""
+    try:
+        state = json.loads((path / WORKER_STATE_FILE).read_text(encoding="utf-8"))
+        return f" (the worker at {state['url']}, pid {int(state['pid'])})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 class _PathLocks:
     """Process-wide advisory locks on chDB paths, counted per path.
 
@@ -216,8 +228,9 @@ class _PathLocks:
             except OSError as exc:
                 os.close(fd)
                 raise StoreLockedError(
-                    f"another driftaudit process owns the history store at {path} (embedded chDB allows "
-                    "one process per path); stop it, or set DRIFTAUDIT_CLICKHOUSE_DSN to a ClickHouse server"
+                    f"another driftaudit process{_owner(path)} owns the history store at {path} (embedded "
+                    "chDB allows one process per path); stop it, give each worker its own "
+                    "DRIFTAUDIT_CLICKHOUSE_DSN=chdb:////path, or use a ClickHouse server (http://...)"
                 ) from exc
             self._held[path] = (fd, 1)
 
@@ -291,6 +304,7 @@ class ClickHouseHistory:
         self._was_up = False
         self._wake = threading.Event()
         self._connector: threading.Thread | None = None
+        self._advertised: str | None = None
 
     def __repr__(self) -> str:
         return f"ClickHouseHistory({self.target.describe()})"
@@ -315,6 +329,39 @@ class ClickHouseHistory:
         """
         with self._lock, self._health():
             self._ensure_client()
+
+    def advertise(self, url: str) -> None:
+        """Name ``url`` (this process's web server) in the store's state file while it holds the store.
+
+        For chDB on disk only: the file is written when the path lock is taken
+        and removed when it is released, so it always names the process that
+        owns the store, never a second worker waiting for it. Readers use it
+        to read the history through that process
+        (:mod:`driftaudit.adapters.history.worker_link`).
+        """
+        with self._lock:
+            self._advertised = url
+            if self._path_locked:
+                self._write_state()
+
+    def _write_state(self) -> None:
+        if self._advertised is None or self.target.path is None:
+            return
+        path = self.target.path / WORKER_STATE_FILE
+        try:
+            temporary = path.with_name(f"{path.name}.{os.getpid()}")
+            temporary.write_text(json.dumps({"url": self._advertised, "pid": os.getpid()}), encoding="utf-8")
+            temporary.replace(path)
+        except OSError as exc:
+            log.warning("cannot write %s (history readers will not find this worker): %s", path, exc.strerror)
+
+    def _remove_state(self) -> None:
+        if self._advertised is None or self.target.path is None:
+            return
+        path = self.target.path / WORKER_STATE_FILE
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
 
     @property
     def available(self) -> bool:
@@ -390,6 +437,7 @@ class ClickHouseHistory:
         if self.target.kind == "chdb" and self.target.path is not None and not self._path_locked:
             _PATH_LOCKS.acquire(self.target.path)
             self._path_locked = True
+            self._write_state()
         client: Client | None = None
         try:
             with self._translate("open"):
@@ -428,6 +476,7 @@ class ClickHouseHistory:
 
     def _release_path(self) -> None:
         if self._path_locked and self.target.path is not None:
+            self._remove_state()
             _PATH_LOCKS.release(self.target.path)
             self._path_locked = False
 
