@@ -8,16 +8,27 @@ on the session broker. Faults are real: the chDB path held by another process
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import re
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
+from typer.testing import CliRunner
 
-from driftaudit.adapters.history.clickhouse import chdb_dsn, open_history
+from driftaudit.adapters.history.clickhouse import WORKER_STATE_FILE, chdb_dsn, open_history
+from driftaudit.cli import app as cli_app
+from driftaudit.cli.api_cmd import build_api
 from driftaudit.cli.audit_cmd import request_for
 from driftaudit.settings import Settings
 from driftaudit.streams.client import AuditClient, ensure_topics
 from driftaudit.streams.embedded_broker import free_port
+from tests.plugins.history import make_event
 from tests.plugins.streams import WorkerProcess, group_members, simulated_fleet, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
@@ -81,3 +92,119 @@ async def test_a_worker_starts_with_the_store_down_and_writes_history_once_it_is
         for device_id, status in fleet.expected.items():
             rows = [r for r in store.device_timeline(device_id) if r["audit_id"] == request.audit_id]
             assert [r["status"] for r in rows] == [status], device_id
+
+
+TOKEN = "worker-views-test-token"
+_URL = re.compile(r"worker web views at (http://\S+)")
+
+
+async def _web_url(worker: WorkerProcess) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert worker.alive, worker.log()
+        found = _URL.search(worker.log_path.read_text(encoding="utf-8", errors="replace"))
+        if found:
+            return found.group(1)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the worker never printed its web URL:\n{worker.log()}")
+
+
+async def _get(url: str, token: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(100):
+            try:
+                return await http.get(url, headers=headers)
+            except httpx.TransportError:
+                await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+@contextlib.contextmanager
+def _served(app: object) -> Iterator[str]:
+    """The API under uvicorn on a free loopback port, in a thread."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the API server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def _state_url(history: Path) -> str | None:
+    path = history / WORKER_STATE_FILE
+    return json.loads(path.read_text())["url"] if path.exists() else None
+
+
+async def _wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def test_two_workers_on_one_host_both_run_and_history_is_read_through_the_owner(
+    kafka_broker, kafka_namespace, tmp_path: Path, worker_processes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same environment twice: the default web port, one embedded store."""
+    history = tmp_path / "history"
+    with simulated_fleet(tmp_path / "fleet", n=4, drifted=1, unreachable=0) as fleet:
+        device = fleet.devices[0].device_id
+        with open_history(chdb_dsn(history)) as store:  # a result from an earlier audit
+            store.write_events([make_event(device, "earlier-audit", tenant=fleet.devices[0].tenant)])
+        env = worker_env(fleet, kafka_broker.bootstrap, kafka_namespace, history, DRIFTAUDIT_API_TOKEN=TOKEN)
+        await ensure_topics(_client_settings(env))
+        first = WorkerProcess(env, tmp_path / "worker-1.log", web_port=None)
+        worker_processes.append(first.start())
+        first_url = await _web_url(first)
+        await _wait_for(lambda: _state_url(history) == first_url, "the owner's state file")
+        second = WorkerProcess(env, tmp_path / "worker-2.log", web_port=None)
+        worker_processes.append(second.start())
+        second_url = await _web_url(second)
+        assert first_url != second_url
+        await _wait_for_members(kafka_broker.bootstrap, kafka_namespace.app_id, 2, worker_processes)
+
+        for url in (first_url, second_url):
+            assert (await _get(f"{url}/fleet/score")).status_code == 401
+            assert (await _get(f"{url}/fleet/score", "wrong-token")).status_code == 401
+            assert (await _get(f"{url}/fleet/score", TOKEN)).status_code == 200
+        assert (await _get(f"{first_url}/history/latest")).status_code == 401
+        assert _state_url(history) == first_url  # the waiting worker never claims the store
+        log = second.log_path.read_text(encoding="utf-8", errors="replace")
+        assert log.count("is unavailable, retrying") == 1, log[-4000:]
+        assert f"owns the history store at {history}" in log
+        assert f"(the worker at {first_url}, pid {first.process.pid})" in log  # type: ignore[union-attr]
+
+        # the history command and the API, beside the running owner, read through it
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        result = CliRunner().invoke(cli_app, ["history", "device", device, "--json"])
+        assert result.exit_code == 0, result.output
+        assert [row["audit_id"] for row in json.loads(result.output)] == ["earlier-audit"]
+        with _served(build_api(Settings())) as base:
+            answer = await _get(f"{base}/v1/devices/{device}/history", TOKEN)
+            assert answer.status_code == 200, answer.text
+            assert [row["audit_id"] for row in answer.json()["results"]] == ["earlier-audit"]
+            score = (await _get(f"{base}/v1/fleet/score", TOKEN)).json()
+            assert score["fleet"]["drifted"] == 1, score
+
+        # the owner stops: the waiting worker takes the store over and advertises itself
+        assert first.stop() == 0, first.log()
+        await _wait_for(lambda: _state_url(history) == second_url, "the new owner's state file")
+        assert second.alive
+
+        def taken_over() -> bool:
+            return "is available again" in second.log_path.read_text(encoding="utf-8", errors="replace")
+
+        await _wait_for(taken_over, "the waiting worker to log that it has the store")
+        result = CliRunner().invoke(cli_app, ["history", "device", device, "--json"])
+        assert result.exit_code == 0, result.output
+        assert second.stop() == 0, second.log()
+    assert not (history / WORKER_STATE_FILE).exists()

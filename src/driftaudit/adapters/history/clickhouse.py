@@ -396,8 +396,9 @@ class ClickHouseHistory:
                     return
                 delay = min(delay * 2, max_backoff_s)
 
-        self._connector = threading.Thread(target=run, name="history-connect", daemon=True)
-        self._connector.start()
+        connector = threading.Thread(target=run, name="history-connect", daemon=True)
+        self._connector = connector
+        connector.start()
 
     @contextlib.contextmanager
     def _health(self) -> Iterator[None]:
@@ -408,12 +409,16 @@ class ClickHouseHistory:
         worker retrying writes for an hour writes two lines, not thousands.
         """
         where = self.target.describe()
+        # A one-shot reader (the history CLI) reports failures through its exceptions;
+        # only a long-lived store (a worker's, see connect_in_background) logs its states.
+        loud = self._connector is not None
         try:
             yield
         except (StoreUnavailableError, StoreLockedError) as exc:
             reason = str(exc)
             if self._down is None:
-                log.warning(
+                log.log(
+                    logging.WARNING if loud else logging.DEBUG,
                     "history store %s is unavailable, retrying until it is back (audits go on): %s",
                     where,
                     reason,
@@ -423,10 +428,10 @@ class ClickHouseHistory:
             self._down = reason
             raise
         if self._down is not None:
-            log.warning("history store %s is available again", where)
+            log.log(logging.WARNING if loud else logging.DEBUG, "history store %s is available again", where)
             self._down = None
         elif not self._was_up:
-            log.info("history store %s is ready", where)
+            log.log(logging.INFO if loud else logging.DEBUG, "history store %s is ready", where)
         self._was_up = True
 
     def _ensure_client(self) -> Client:
