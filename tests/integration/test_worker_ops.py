@@ -129,7 +129,8 @@ def _served(app: object) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API server did not start"
+        assert thread.is_alive(), "the API server died at start"
+        assert time.monotonic() < deadline, "the API server did not start"
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
