@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+import yaml
 from typer.testing import CliRunner
 
 from driftaudit.adapters.history.clickhouse import WORKER_STATE_FILE, chdb_dsn, open_history
@@ -209,3 +210,57 @@ async def test_two_workers_on_one_host_both_run_and_history_is_read_through_the_
         assert result.exit_code == 0, result.output
         assert second.stop() == 0, second.log()
     assert not (history / WORKER_STATE_FILE).exists()
+
+
+_HASH = re.compile(r"\$1\$[./0-9A-Za-z]{4,8}\$[./0-9A-Za-z]{22}")
+
+
+def _known_values(fleet_env: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(secrets, config lines) of the fleet: device passwords and hashes, distinctive config lines."""
+    credentials = yaml.safe_load(Path(fleet_env["DRIFTAUDIT_CREDENTIALS_PATH"]).read_text())["credentials"]
+    secrets = [entry["password"] for entry in credentials.values() if entry.get("password")]
+    lines: list[str] = []
+    for config in Path(fleet_env["DRIFTAUDIT_INTENDED_DIR"]).glob("*.cfg"):
+        text = config.read_text()
+        secrets.extend(_HASH.findall(text))
+        lines.extend(
+            line.strip() for line in text.splitlines() if len(line.strip()) > 30 and not _HASH.search(line)
+        )
+    return secrets, lines[:200]
+
+
+@pytest.mark.parametrize("loglevel", ["debug", "info"])
+async def test_worker_logs_one_line_per_audit_and_never_a_payload_or_secret(
+    kafka_broker, kafka_namespace, tmp_path: Path, worker_processes, loglevel: str
+) -> None:
+    with simulated_fleet(tmp_path / "fleet", n=6, drifted=2, unreachable=1) as fleet:
+        secrets, config_lines = _known_values(fleet.env)
+        assert secrets
+        assert config_lines
+        env = worker_env(fleet, kafka_broker.bootstrap, kafka_namespace, tmp_path / "history")
+        client_settings = _client_settings(env)
+        await ensure_topics(client_settings)
+        worker = WorkerProcess(env, tmp_path / "worker.log", web_port=free_port(), loglevel=loglevel)
+        worker_processes.append(worker.start())
+        await _wait_for_members(kafka_broker.bootstrap, kafka_namespace.app_id, 1, worker_processes)
+        marker = f"payload-marker-{kafka_namespace.app_id}"
+        request = request_for(requested_by=marker)
+        ids = [d.device_id for d in fleet.devices]
+        async with AuditClient(client_settings) as client:
+            await client.publish(request)
+            events = await client.follow(request.audit_id, ids, timeout_s=120)
+        assert {e.device_id: e.status.value for e in events} == fleet.expected
+        await asyncio.sleep(1.0)
+        assert worker.stop() == 0, worker.log()
+
+    log = worker.log_path.read_text(encoding="utf-8", errors="replace")
+    assert log.count(f"audit {request.audit_id}: {len(ids)} devices to fetch") == 1, log[-3000:]
+    assert "HTTP Request:" not in log  # httpx's line per device request
+    assert marker not in log  # the audit request's payload
+    assert request.audit_id not in log.replace(f"audit {request.audit_id}: {len(ids)} devices to fetch", "")
+    leaked = [s for s in secrets if s in log]
+    assert not leaked, f"secrets in the {loglevel} log: {leaked}"
+    printed = [line for line in config_lines if line in log]
+    assert not printed, f"config lines in the {loglevel} log: {printed[:5]}"
+    if loglevel == "debug":
+        assert "[DEBUG]" in log or " DEBUG " in log or "debug" in log.lower(), log[:2000]
