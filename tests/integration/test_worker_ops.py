@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 import yaml
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from driftaudit.adapters.history.clickhouse import WORKER_STATE_FILE, chdb_dsn, open_history
@@ -264,3 +265,50 @@ async def test_worker_logs_one_line_per_audit_and_never_a_payload_or_secret(
     assert not printed, f"config lines in the {loglevel} log: {printed[:5]}"
     if loglevel == "debug":
         assert "[DEBUG]" in log or " DEBUG " in log or "debug" in log.lower(), log[:2000]
+
+
+async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def test_a_pre_existing_audit_requests_topic_with_another_partition_count_is_used(
+    kafka_broker, kafka_namespace, tmp_path: Path, worker_processes
+) -> None:
+    """A producer published first and the broker made the topic with 1 partition, not 4."""
+    await _create_topic(kafka_broker.bootstrap, kafka_namespace.topic("audit-requests"), 1)
+    with simulated_fleet(tmp_path / "fleet", n=5, drifted=1, unreachable=1) as fleet:
+        env = worker_env(fleet, kafka_broker.bootstrap, kafka_namespace, tmp_path / "history")
+        request = request_for(requested_by="published before any worker")
+        ids = [d.device_id for d in fleet.devices]
+        async with AuditClient(_client_settings(env)) as client:
+            await client.publish(request)
+            worker = WorkerProcess(env, tmp_path / "worker.log", web_port=free_port())
+            worker_processes.append(worker.start())
+            events = await client.follow(request.audit_id, ids, timeout_s=90)
+        assert {e.device_id: e.status.value for e in events} == fleet.expected
+        assert worker.stop() == 0, worker.log()
+    log = worker.log_path.read_text(encoding="utf-8", errors="replace")
+    assert f"topic {kafka_namespace.topic('audit-requests')} already exists with 1 partitions" in log
+
+
+async def test_a_score_topic_with_another_partition_count_is_refused_at_once_with_the_fix(
+    kafka_broker, kafka_namespace, tmp_path: Path, worker_processes
+) -> None:
+    await _create_topic(kafka_broker.bootstrap, kafka_namespace.topic("score-input"), 1)
+    with simulated_fleet(tmp_path / "fleet", n=2, drifted=0, unreachable=0) as fleet:
+        env = worker_env(fleet, kafka_broker.bootstrap, kafka_namespace, tmp_path / "history")
+        worker = WorkerProcess(env, tmp_path / "worker.log", web_port=free_port())
+        worker_processes.append(worker.start())
+        assert worker.process is not None
+        started = time.monotonic()
+        code = await asyncio.to_thread(worker.process.wait, 30)
+        print(f"refused after {time.monotonic() - started:.1f} s")
+    assert code == 2
+    log = worker.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "set DRIFTAUDIT_TOPIC_PARTITIONS=1" in log, log
+    assert f"kafka-topics.sh --delete --topic {kafka_namespace.topic('score-input')}" in log
