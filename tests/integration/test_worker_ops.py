@@ -257,6 +257,9 @@ async def test_worker_logs_one_line_per_audit_and_never_a_payload_or_secret(
     log = worker.log_path.read_text(encoding="utf-8", errors="replace")
     assert log.count(f"audit {request.audit_id}: {len(ids)} devices to fetch") == 1, log[-3000:]
     assert "HTTP Request:" not in log  # httpx's line per device request
+    unreachable = [d for d, status in fleet.expected.items() if status == "unreachable"]
+    for device_id in unreachable:  # one line per problem
+        assert log.count(f"device {device_id}: fetch failed") == 1, log[-3000:]
     assert marker not in log  # the audit request's payload
     assert request.audit_id not in log.replace(f"audit {request.audit_id}: {len(ids)} devices to fetch", "")
     leaked = [s for s in secrets if s in log]

@@ -180,6 +180,13 @@ class StageHandlers:
                 )
             exc = FetchTimeoutError(device.device_id, f"total timeout of {total:g}s expired")
         fetch_ms = (time.perf_counter() - started) * 1000.0
+        # one line per problem; FetchError reasons are our own, secret-free text
+        logger.info(
+            "device %s: fetch failed (%s: %s)",
+            device.device_id,
+            type(exc).__name__,
+            getattr(exc, "reason", ""),
+        )
         return outcome_from_error(device.device_id, exc, now=self.deps.clock, fetch_ms=fetch_ms)
 
     async def fetch(self, key: bytes | None, payload: bytes | None) -> None:
