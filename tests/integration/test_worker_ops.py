@@ -179,6 +179,11 @@ async def test_two_workers_on_one_host_both_run_and_history_is_read_through_the_
             assert (await _get(f"{url}/fleet/score", "wrong-token")).status_code == 401
             assert (await _get(f"{url}/fleet/score", TOKEN)).status_code == 200
         assert (await _get(f"{first_url}/history/latest")).status_code == 401
+        assert (await _get(f"{first_url}/history/devices/{device}?limit=abc", TOKEN)).status_code == 400
+        assert (await _get(f"{first_url}/history/drift-by/colour", TOKEN)).status_code == 400
+        waiting = await _get(f"{second_url}/history/latest", TOKEN)  # it does not hold the store
+        assert waiting.status_code == 503
+        assert "owns the history store" in waiting.json()["error"]
         assert _state_url(history) == first_url  # the waiting worker never claims the store
         log = second.log_path.read_text(encoding="utf-8", errors="replace")
         assert log.count("is unavailable, retrying") == 1, log[-4000:]
