@@ -1,20 +1,25 @@
 """A history store that is down when its process starts: retried in the background, logged once.
 
 Real faults, no mocks: a chDB path another process holds (chDB allows one
-process per path, the flock decides it), and a path that cannot be created (a
-regular file where its parent directory should be). Each test then removes
+process per path, the flock decides it), a path that cannot be created (a
+regular file where its parent directory should be), and a store on a tiny
+tmpfs that is filled up. Each test then removes
 the fault and expects the store to come up on its own and take writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from driftaudit.adapters.history.clickhouse import ClickHouseHistory, chdb_dsn, open_history
+from driftaudit.adapters.history.sink import BatchingHistorySink
 from driftaudit.domain.errors import StoreLockedError, StoreUnavailableError
 from driftaudit.settings import Settings, default_history_dir, default_history_dsn
 from tests.plugins.history import make_event
@@ -119,3 +124,60 @@ def test_the_default_store_path_is_absolute_and_per_user(
     assert default_history_dir() == tmp_path / "home" / ".local" / "share" / "driftaudit" / "history"
     monkeypatch.delenv("XDG_DATA_HOME")
     assert default_history_dir().is_absolute()
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 32 MiB tmpfs of its own (needs root; the test says so instead of pretending)."""
+    mount_point = tmp_path / "fs"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * (1 << 20))
+        except OSError:
+            pass
+    return filler
+
+
+async def test_a_full_store_is_retried_and_written_once_space_is_freed(
+    tiny_filesystem: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=_LOGGER)
+    store = open_history(chdb_dsn(tiny_filesystem / "history"), connect=False)
+    store.connect_in_background()
+    _wait_available(store)
+    big = tuple((f" description line {n} " + "x" * 200, ("interface Gi0/1",)) for n in range(3000))
+    filler = _fill(tiny_filesystem)
+    try:
+        with pytest.raises(StoreUnavailableError, match="full"):
+            store.write_events([make_event("r1", "a1", added=big)])
+        sink = BatchingHistorySink(store, initial_backoff_s=0.05, max_backoff_s=0.2)
+        await sink.add(make_event("r2", "a1", added=big))
+        flushing = asyncio.create_task(sink.flush())
+        await asyncio.sleep(1.0)
+        assert not flushing.done()  # retrying, not dropped, not failed
+        assert sink.retries >= 2
+        filler.unlink()
+        assert await asyncio.wait_for(flushing, 30) == 1
+        assert [row["device_id"] for row in store.latest_status()] == ["r2"]
+        assert len(store.result_lines("r2", "a1")) == 3001  # 3000 added, the default removed line
+        warnings = _store_lines(caplog, logging.WARNING)
+        assert len(warnings) == 2, warnings  # unavailable (full) once, available again once
+        assert "full" in warnings[0]
+    finally:
+        filler.unlink(missing_ok=True)
+        store.close()

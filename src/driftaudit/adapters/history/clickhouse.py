@@ -78,6 +78,8 @@ _LOCK_FILE = ".driftaudit.lock"
 #: next to the lock: the web URL of the process holding the store, while it holds it
 WORKER_STATE_FILE = ".driftaudit.worker.json"
 _MAX_MESSAGE = 300
+#: ClickHouse's and the OS's words for a full disk (code 243, ENOSPC)
+_FULL_MARKERS = ("NOT_ENOUGH_SPACE", "No space left on device")
 
 _RESULT_COLUMNS = (
     "audit_id",
@@ -517,6 +519,11 @@ class ClickHouseHistory:
                 ) from exc
             raise HistoryError(f"history {action} failed on {where}: {_short(exc)}") from exc
         except (ch_errors.Error, ValueError, TypeError, KeyError) as exc:
+            if any(marker in str(exc) for marker in _FULL_MARKERS):
+                # a full disk is an outage like a server down: the same write succeeds once space is freed
+                raise StoreUnavailableError(
+                    f"history store {where} is full during {action}: {_short(exc)}"
+                ) from exc
             raise HistoryError(f"history {action} failed on {where}: {_short(exc)}") from exc
         except OSError as exc:
             self._drop_client()

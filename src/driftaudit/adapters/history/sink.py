@@ -171,7 +171,7 @@ class BatchingHistorySink:
                 level = logging.WARNING if failures == 1 else logging.DEBUG
                 log.log(
                     level,
-                    "history write of %s failed, retrying every <= %.0fs: %s",
+                    "history write of %s failed, retrying every <= %gs: %s",
                     what,
                     self._max_backoff_s,
                     exc,
