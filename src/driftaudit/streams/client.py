@@ -137,19 +137,7 @@ def check_partitions(settings: Settings, counts: Mapping[str, int]) -> None:
         )
 
 
-async def _partition_counts(
-    consumer: AIOKafkaConsumer, topics: Collection[str], default: int
-) -> dict[str, int]:
-    """Each topic's partition count from the broker's metadata (``default`` when it has none)."""
-    await consumer.topics()  # refreshes the cluster metadata
-    counts = {}
-    for topic in topics:
-        partitions = consumer.partitions_for_topic(topic)
-        counts[topic] = len(partitions) if partitions else default
-    return counts
-
-
-async def initialize_group_offsets(settings: Settings) -> int:
+async def initialize_group_offsets(settings: Settings, partitions: Mapping[str, int] | None = None) -> int:
     """Commit the log start as the group's offset on every source partition that has none.
 
     Why: when a rebalance lands while records arrive on a partition the group
@@ -181,9 +169,9 @@ async def initialize_group_offsets(settings: Settings) -> int:
         enable_auto_commit=False,
     )
     try:
+        counts = partitions if partitions is not None else await ensure_topics(settings)
         await consumer.start()
-        counts = await _partition_counts(consumer, sources, settings.topic_partitions)
-        tps = [TopicPartition(topic, p) for topic in sources for p in range(counts[topic])]
+        tps = [TopicPartition(topic, p) for topic in sources for p in range(counts.get(topic, 0))]
         missing = [tp for tp in tps if await consumer.committed(tp) is None]
         if not missing:
             return 0
@@ -221,7 +209,7 @@ class AuditClient:
 
     async def __aenter__(self) -> AuditClient:
         try:
-            await self.ensure_topics()
+            counts = await ensure_topics(self._settings)
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap, max_request_size=self._settings.max_message_bytes * 2
             )
@@ -234,8 +222,7 @@ class AuditClient:
             )
             await self._consumer.start()
             followed = (self.names.drift_events, self.names.dead_letter)
-            counts = await _partition_counts(self._consumer, followed, self._settings.topic_partitions)
-            partitions = [TopicPartition(topic, p) for topic in followed for p in range(counts[topic])]
+            partitions = [TopicPartition(topic, p) for topic in followed for p in range(counts.get(topic, 0))]
             self._consumer.assign(partitions)
             await self._consumer.seek_to_end(*partitions)
             for tp in partitions:  # resolve the end positions now, before anything is published
@@ -259,9 +246,9 @@ class AuditClient:
             await self._producer.stop()
             self._producer = None
 
-    async def ensure_topics(self) -> None:
-        """Create the pipeline's topics that do not exist yet, with the configured partitions."""
-        await ensure_topics(self._settings)
+    async def ensure_topics(self) -> dict[str, int]:
+        """Create the pipeline's topics that do not exist yet; return every topic's partition count."""
+        return await ensure_topics(self._settings)
 
     async def publish(self, request: AuditRequest) -> None:
         """Publish the request (key: audit_id) and wait for the broker's ack."""

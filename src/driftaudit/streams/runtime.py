@@ -53,8 +53,8 @@ async def prepare_broker(settings: Settings) -> None:
 
     Call before a worker starts (see :func:`initialize_group_offsets` for why).
     """
-    await ensure_topics(settings)
-    await initialize_group_offsets(settings)
+    partitions = await ensure_topics(settings)
+    await initialize_group_offsets(settings, partitions)
 
 
 @contextlib.asynccontextmanager
