@@ -32,6 +32,7 @@ from driftaudit.settings import DEV_MASKING_KEY, Settings
 
 if TYPE_CHECKING:
     from driftaudit.adapters.history.clickhouse import ClickHouseHistory
+    from driftaudit.adapters.history.worker_link import WorkerHistory
     from driftaudit.adapters.nms.auth import AuthManager
     from driftaudit.adapters.nms.client import NMSConfigClient
     from driftaudit.api import ApiDeps
@@ -231,10 +232,21 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
         intended=comparison.intended,
         client=build_config_client(settings),
         registry=comparison.registry,
-        history=build_history(settings) if with_history else None,
+        history=_background_history(settings) if with_history else None,
         access=build_access(settings),
         rules=comparison.rules,
     )
+
+
+def _background_history(settings: Settings) -> ClickHouseHistory:
+    """The worker's store: connected (and migrated) in the background, retried until it is up.
+
+    A worker must start while its store is down; its writes are retried by
+    the history sink and land once the store is back.
+    """
+    history = build_history(settings, connect=False)
+    history.connect_in_background()
+    return history
 
 
 async def audit_in_process(
@@ -337,6 +349,18 @@ def build_access(settings: Settings) -> AccessTable | None:
     return load(settings)
 
 
+def _history_reader(settings: Settings) -> ClickHouseHistory | WorkerHistory | None:
+    """The store, or the running worker that owns it (embedded chDB), or None with the reason logged."""
+    from driftaudit.adapters.history.worker_link import open_history_reader
+    from driftaudit.domain.errors import HistoryError
+
+    try:
+        return open_history_reader(settings)
+    except HistoryError as exc:
+        _log.warning("history unavailable, serving without it: %s", exc)
+        return None
+
+
 def build_api_deps(settings: Settings) -> tuple[ApiDeps, Callable[[], Awaitable[None]]]:
     """Everything the HTTP API needs, and the coroutine function that releases it.
 
@@ -357,7 +381,7 @@ def build_api_deps(settings: Settings) -> tuple[ApiDeps, Callable[[], Awaitable[
         )
     comparison = build_comparison(settings)
     client = build_config_client(settings)  # before the store: it may refuse a credentials file
-    history, _ = open_history(settings, purpose="serving")
+    history = _history_reader(settings)
 
     async def release() -> None:
         try:

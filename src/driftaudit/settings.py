@@ -1,19 +1,27 @@
 """The one settings object (pydantic-settings, env prefix ``DRIFTAUDIT_``).
 
 Every default is the embedded local one: no broker URL means "start Tansu",
-the chDB DSN points under ``./.driftaudit/``. Adapters never read the
+the chDB DSN points at the per-user data directory (:func:`default_history_dsn`),
+whatever the working directory. Adapters never read the
 environment themselves; they get typed values from here.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "DEV_MASKING_KEY", "SSHAlgorithmSettings"]
+__all__ = [
+    "Settings",
+    "DEV_MASKING_KEY",
+    "SSHAlgorithmSettings",
+    "default_history_dir",
+    "default_history_dsn",
+]
 
 #: Used when no key is configured, so a local demo works; production must set
 #: ``DRIFTAUDIT_MASKING_KEY`` (fingerprints made with a public key can be brute-forced).
@@ -34,6 +42,24 @@ class SSHAlgorithmSettings(BaseModel):
     ciphers: str | list[str] | None = None
     macs: str | list[str] | None = None
     host_key: str | list[str] | None = None
+
+
+def default_history_dir() -> Path:
+    """Where the embedded history lives by default: ``$XDG_DATA_HOME/driftaudit/history``.
+
+    ``XDG_DATA_HOME`` counts only when it is an absolute path (the XDG base
+    directory rule); otherwise ``~/.local/share/driftaudit/history``. Never
+    relative to the working directory, so a worker, the history CLI and the
+    API started from different directories find the same store.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "driftaudit" / "history"
+
+
+def default_history_dsn() -> str:
+    """The chDB DSN of :func:`default_history_dir` (``chdb:///`` + the absolute path)."""
+    return f"chdb:///{default_history_dir()}"
 
 
 class Settings(BaseSettings):
@@ -76,7 +102,9 @@ class Settings(BaseSettings):
     patterns_path: Path | None = Field(default=None, description="YAML file of extra patterns")
 
     # History
-    clickhouse_dsn: str = "chdb:///.driftaudit/history"
+    clickhouse_dsn: str = Field(
+        default_factory=default_history_dsn, description="default: chDB under $XDG_DATA_HOME/driftaudit"
+    )
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
     history_ttl_days: int = Field(default=365, ge=1)
@@ -120,3 +148,7 @@ class Settings(BaseSettings):
     # Compliance features, policies and remediation
     rules_path: Path | None = Field(default=None, description="YAML rules file; None: no features")
     rules_check_s: float = Field(default=1.0, gt=0, description="how often the rules file's mtime is checked")
+    # Worker operations: where its web server listens (issue 14)
+    worker_web_bind: str = Field(
+        default="127.0.0.1", description="loopback unless DRIFTAUDIT_API_TOKEN protects the views"
+    )

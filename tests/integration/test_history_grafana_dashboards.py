@@ -173,3 +173,22 @@ def test_score_panel_matches_the_repository(fleet_history: ClickHouseHistory) ->
     compliant = sum(row["status"] == "compliant" for row in latest)
     reachable = sum(row["status"] in ("compliant", "drifted") for row in latest)
     assert rows[0][0] == pytest.approx(round(compliant / reachable * 100, 1))
+
+
+def test_sections_panel_counts_only_the_latest_result_of_a_replayed_device(
+    history_store: ClickHouseHistory,
+) -> None:
+    """A replay with fewer lines, and a compliant re-run, leave only current lines in the panel."""
+    three = tuple((f" line {n}", ("interface Gi0/1",)) for n in range(3))
+    history_store.write_events([make_event("r1", "a1", added=three), make_event("r2", "a1", added=three)])
+    later = T0 + timedelta(minutes=5)
+    history_store.write_events(
+        [
+            make_event("r1", "a1", at=later, added=three[:1], removed=()),
+            make_event("r2", "a1", at=later, status=DeviceStatus.COMPLIANT),
+        ]
+    )
+    (sql,) = [t["rawSql"] for _, p, t in TARGETS if p["title"] == "Most drifted sections"]
+    start, end = T0 - timedelta(days=1), T0 + timedelta(days=1)
+    _, rows = _run(history_store, substitute_variables(expand_macros(sql, start, end), {"tenant": ["acme"]}))
+    assert [(row[0], row[1], row[2]) for row in rows] == [("interface Gi0/1", 1, 1)]

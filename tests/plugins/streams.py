@@ -270,7 +270,11 @@ _CLI = "from driftaudit.cli import main; main()"
 class WorkerProcess:
     """``driftaudit worker`` in a subprocess with its own environment and log file."""
 
-    def __init__(self, env: dict[str, str], log: Path, *, web_port: int) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, *, web_port: int | None, loglevel: str | None = None
+    ) -> None:
+        """``web_port`` None leaves the port to the worker (its default, or a free one)."""
+        self.loglevel = loglevel or os.environ.get("STREAMS_TEST_WORKER_LOGLEVEL", "warning")
         self.env = env
         self.log_path = log
         self.web_port = web_port
@@ -279,7 +283,8 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTAUDIT_")}
         full_env.update(self.env)
-        full_env["DRIFTAUDIT_WORKER_WEB_PORT"] = str(self.web_port)
+        if self.web_port is not None:
+            full_env["DRIFTAUDIT_WORKER_WEB_PORT"] = str(self.web_port)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -288,7 +293,7 @@ class WorkerProcess:
                     "from driftaudit.cli import main; main()",
                     "worker",
                     "--loglevel",
-                    os.environ.get("STREAMS_TEST_WORKER_LOGLEVEL", "warning"),
+                    self.loglevel,
                 ],
                 env=full_env,
                 stdout=log,

@@ -2,21 +2,26 @@
 
 The config client is built once and lives as long as the server, so repeated
 pre-flight checks reuse SSH sessions and keep-alive HTTP connections. In
-embedded mode another process (the worker) may own the chDB store; the API
-then serves pre-flight checks and answers the history endpoints with 503 and
-the reason, instead of refusing to start.
+embedded mode a running worker may own the chDB store; the API then reads the
+history through that worker's web views (see
+:mod:`driftaudit.adapters.history.worker_link`). When the store cannot be read
+at all, it serves pre-flight checks and answers the history endpoints with 503
+and the reason, instead of refusing to start.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from fastapi import FastAPI
 
 from driftaudit.settings import Settings
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["build_api", "register"]
 
@@ -45,8 +50,10 @@ def build_api(settings: Settings) -> FastAPI:
 
 
 def api(
-    host: Annotated[str | None, typer.Option(help="bind address (default: settings)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default: settings)")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: DRIFTAUDIT_API_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: DRIFTAUDIT_API_PORT).")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs); needs DRIFTAUDIT_API_TOKEN or DRIFTAUDIT_API_TOKENS_PATH."""
     import uvicorn

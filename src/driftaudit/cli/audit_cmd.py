@@ -185,7 +185,7 @@ def audit(
     site: Annotated[str | None, typer.Option(help="Only devices of this site.")] = None,
     role: Annotated[str | None, typer.Option(help="Only devices with this role.")] = None,
     platform: Annotated[Platform | None, typer.Option(help="Only devices of this platform.")] = None,
-    audit_id: Annotated[str | None, typer.Option(help="Audit id [default: generated].")] = None,
+    audit_id: Annotated[str | None, typer.Option(help="Audit id (default: a new random one).")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the audit to the end.")] = True,
     timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for every device.")] = 300.0,
     no_broker: Annotated[bool, typer.Option("--no-broker", help="Run in process, no Kafka.")] = False,

@@ -1,8 +1,10 @@
 """``driftaudit history device <id>``, ``driftaudit history fleet`` and ``driftaudit score``.
 
 They read the history named by ``DRIFTAUDIT_CLICKHOUSE_DSN``. In embedded mode
-(chDB) only one process may open the store: when a worker already owns it,
-these commands say so and exit with status 2 instead of touching the files.
+(chDB) only one process may open the store: when a running worker owns it,
+they read through that worker's web views (found in the store's state file;
+``DRIFTAUDIT_API_TOKEN`` is sent when set); when another process owns it and
+no worker advertises it, they say so and exit with status 2.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from driftaudit.adapters.history.clickhouse import ClickHouseHistory, history_from_settings
+from driftaudit.adapters.history.clickhouse import ClickHouseHistory
 from driftaudit.adapters.history.queries import DIMENSIONS
+from driftaudit.adapters.history.worker_link import WorkerHistory, open_history_reader
 from driftaudit.cli.render import STATUS_STYLES
 from driftaudit.domain.errors import ConfigurationError, HistoryError, StoreLockedError
 from driftaudit.settings import Settings
@@ -46,7 +49,7 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _with_history(action: Callable[[ClickHouseHistory], T]) -> T:
+def _with_history(action: Callable[[ClickHouseHistory | WorkerHistory], T]) -> T:
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -54,7 +57,7 @@ def _with_history(action: Callable[[ClickHouseHistory], T]) -> T:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         _fail(f"invalid DRIFTAUDIT_* settings: {problems}", EXIT_FAILED)
     try:
-        history = history_from_settings(settings)
+        history = open_history_reader(settings)
     except StoreLockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except (HistoryError, ConfigurationError) as exc:

@@ -126,21 +126,23 @@ def _print_remediation(report: PreflightReport, secrets: dict[str, dict[str, str
 
 
 def preflight(
-    devices: Annotated[list[str], typer.Argument(help="device ids from the inventory")],
-    timeout: Annotated[float | None, typer.Option(help="bound in seconds (default: settings)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
-    diffs: Annotated[bool, typer.Option("--diff", help="show the masked unified diffs")] = False,
+    devices: Annotated[list[str], typer.Argument(help="Device ids from the inventory.")],
+    timeout: Annotated[
+        float | None, typer.Option(help="Bound in seconds (default: DRIFTAUDIT_PREFLIGHT_TIMEOUT_S).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    diffs: Annotated[bool, typer.Option("--diff", help="Show the masked unified diffs.")] = False,
     features: Annotated[
-        bool, typer.Option("--features", help="show each compliance feature's verdict")
+        bool, typer.Option("--features", help="Show each compliance feature's verdict.")
     ] = False,
     remediation: Annotated[
-        bool, typer.Option("--remediation", help="show the commands that would fix each drifted device")
+        bool, typer.Option("--remediation", help="Show the commands that would fix each drifted device.")
     ] = False,
     with_secrets: Annotated[
         bool,
         typer.Option(
             "--with-secrets",
-            help="with --remediation: print real secret values from the local intended files (never logged)",
+            help="With --remediation: print real secret values from the local intended files (never logged).",
         ),
     ] = False,
 ) -> None:

@@ -11,6 +11,7 @@ fleet-score table, its agent and its web views.
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import faust
 from driftaudit.streams.agents import Agents, register_agents
 from driftaudit.streams.delivery import ConfirmedProducer
 from driftaudit.streams.deps import StreamDeps
+from driftaudit.streams.history_views import HistoryQueries, register_history_views
 from driftaudit.streams.outbox import KafkaOutbox, Outbox
 from driftaudit.streams.pipeline import PipelineService, bootstrap_of, rebalance_timeout_s
 from driftaudit.streams.recorder import HistoryRecorder
@@ -27,6 +29,7 @@ from driftaudit.streams.scoreboard import FleetScoreboard
 from driftaudit.streams.stages import StageHandlers
 from driftaudit.streams.topics import Topics, declare_topics
 from driftaudit.streams.views import register_views
+from driftaudit.streams.worker_web import check_web_access, is_loopback
 
 __all__ = ["StreamApp", "broker_url", "create_app"]
 
@@ -72,6 +75,9 @@ def create_app(
     settings = deps.settings
     session_timeout = settings.broker_session_timeout_s
     port = settings.worker_web_port if web_port is None else web_port
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    if web_enabled:
+        check_web_access(settings.worker_web_bind, token)
     datadir = Path(tempfile.gettempdir()) / "driftaudit-faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -90,8 +96,8 @@ def create_app(
         producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
         consumer_max_fetch_size=max(settings.max_message_bytes * 4, 4_194_304),
         web_enabled=web_enabled,
-        web_host="127.0.0.1",
-        web_bind="127.0.0.1",
+        web_host="127.0.0.1" if is_loopback(settings.worker_web_bind) else socket.getfqdn(),
+        web_bind=settings.worker_web_bind,
         web_port=port,
         web_tables_enabled=False,
         table_cleanup_interval=max(1.0, min(30.0, settings.score_window_s)),
@@ -116,6 +122,8 @@ def create_app(
     agents = register_agents(app, topics, handlers, scoreboard)
     if web_enabled:
         register_views(app, scoreboard, access=deps.access)
+        if isinstance(deps.history, HistoryQueries):
+            register_history_views(app, deps.history, token)
     pipeline = PipelineService(handlers, producer, recorder)
 
     async def write_scores() -> None:

@@ -16,7 +16,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -35,6 +35,7 @@ __all__ = [
     "AuditStatusTimeoutError",
     "AuditTimeoutError",
     "BrokerError",
+    "check_partitions",
     "ensure_topics",
     "initialize_group_offsets",
 ]
@@ -72,15 +73,25 @@ class AuditStatusTimeoutError(AuditTimeoutError):
         )
 
 
-async def ensure_topics(settings: Settings) -> None:
+async def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create the pipeline's topics that do not exist yet, with ``settings.topic_partitions``.
 
     Workers call it before starting: Faust's partition assignor ignores a
     subscribed topic that does not exist yet and never subscribes to it later,
     so a worker started before its topics would never consume them.
 
+    A topic that already exists with another partition count (a producer
+    published first and the broker auto-created it) is used as it is, with a
+    warning: only the fleet-score source must match the configured count (its
+    table's changelog has that many partitions), and a mismatch there is an
+    error at once saying what to do (see :func:`check_partitions`).
+
+    Returns:
+        Every pipeline topic's partition count, as the broker has it.
+
     Raises:
-        BrokerError: the broker cannot be reached or refused.
+        BrokerError: the broker cannot be reached or refused, or the score
+            topic has the wrong partition count.
     """
     if not settings.kafka_broker:
         raise BrokerError("no broker configured (DRIFTAUDIT_KAFKA_BROKER)")
@@ -96,13 +107,53 @@ async def ensure_topics(settings: Settings) -> None:
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):  # another process was faster
                     await admin.create_topics(missing)
+            described = await admin.describe_topics(list(names.all()))
         finally:
             await admin.close()
     except KafkaError as exc:
         raise BrokerError(f"creating topics on {settings.kafka_broker}: {type(exc).__name__}") from exc
+    counts = {
+        str(topic["topic"]): len(topic["partitions"])
+        for topic in described
+        if not topic.get("error_code") and topic.get("partitions")
+    }
+    check_partitions(settings, counts)
+    return counts
 
 
-async def initialize_group_offsets(settings: Settings) -> int:
+def check_partitions(settings: Settings, counts: Mapping[str, int]) -> None:
+    """Warn about pipeline topics with another partition count; refuse a mismatched score topic.
+
+    Raises:
+        BrokerError: ``score-input`` does not have ``settings.topic_partitions``.
+    """
+    names = TopicNames(settings.topic_prefix)
+    wanted = settings.topic_partitions
+    for name in names.all():
+        count = counts.get(name)
+        if count is None or count == wanted:
+            continue
+        if name == names.score_input:
+            raise BrokerError(
+                f"topic {name} has {count} partitions, DRIFTAUDIT_TOPIC_PARTITIONS is {wanted}: "
+                f"the fleet-score table needs them equal; set DRIFTAUDIT_TOPIC_PARTITIONS={count}, "
+                "or delete the topic "
+                f"(kafka-topics.sh --delete --topic {name}; it holds no state of its own)"
+            )
+        logger.warning(
+            "topic %s already exists with %d partitions (DRIFTAUDIT_TOPIC_PARTITIONS is %d): "
+            "using it as it is, at most %d workers share its work; "
+            "kafka-topics.sh --alter --topic %s --partitions %d adds more",
+            name,
+            count,
+            wanted,
+            count,
+            name,
+            wanted,
+        )
+
+
+async def initialize_group_offsets(settings: Settings, partitions: Mapping[str, int] | None = None) -> int:
     """Commit the log start as the group's offset on every source partition that has none.
 
     Why: when a rebalance lands while records arrive on a partition the group
@@ -128,8 +179,9 @@ async def initialize_group_offsets(settings: Settings) -> int:
         enable_auto_commit=False,
     )
     try:
+        counts = partitions if partitions is not None else await ensure_topics(settings)
         await consumer.start()
-        tps = [TopicPartition(topic, p) for topic in sources for p in range(settings.topic_partitions)]
+        tps = [TopicPartition(topic, p) for topic in sources for p in range(counts.get(topic, 0))]
         missing = [tp for tp in tps if await consumer.committed(tp) is None]
         if not missing:
             return 0
@@ -167,7 +219,7 @@ class AuditClient:
 
     async def __aenter__(self) -> AuditClient:
         try:
-            await self.ensure_topics()
+            counts = await ensure_topics(self._settings)
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap, max_request_size=self._settings.max_message_bytes * 2
             )
@@ -179,11 +231,8 @@ class AuditClient:
                 fetch_max_bytes=max(self._settings.max_message_bytes * 4, 4_194_304),
             )
             await self._consumer.start()
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in (self.names.drift_events, self.names.dead_letter, self.names.audit_status)
-                for p in range(self._settings.topic_partitions)
-            ]
+            followed = (self.names.drift_events, self.names.dead_letter, self.names.audit_status)
+            partitions = [TopicPartition(topic, p) for topic in followed for p in range(counts.get(topic, 0))]
             self._consumer.assign(partitions)
             await self._consumer.seek_to_end(*partitions)
             for tp in partitions:  # resolve the end positions now, before anything is published
@@ -207,9 +256,9 @@ class AuditClient:
             await self._producer.stop()
             self._producer = None
 
-    async def ensure_topics(self) -> None:
-        """Create the pipeline's topics that do not exist yet, with the configured partitions."""
-        await ensure_topics(self._settings)
+    async def ensure_topics(self) -> dict[str, int]:
+        """Create the pipeline's topics that do not exist yet; return every topic's partition count."""
+        return await ensure_topics(self._settings)
 
     async def publish(self, request: AuditRequest) -> None:
         """Publish the request (key: audit_id) and wait for the broker's ack."""

@@ -194,10 +194,13 @@ class HistoryRecorder:
                 await asyncio.to_thread(self._store, pending)
             except Exception as exc:  # an adapter bug must not drop the batch either
                 self.failed_attempts += 1
-                if self.store_down_since is None:
+                went_down = self.store_down_since is None
+                if went_down:
                     self.store_down_since = time.monotonic()
                 reason = str(exc) if isinstance(exc, DriftAuditError) else type(exc).__name__
-                logger.warning(
+                # one warning when the store goes away, not one per retry
+                logger.log(
+                    logging.WARNING if went_down else logging.DEBUG,
                     "history store unavailable (%s): %s and %d more waiting; retrying in %.1fs",
                     reason,
                     what,

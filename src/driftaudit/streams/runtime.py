@@ -7,7 +7,8 @@
 * :func:`running` starts an app in the current event loop (the demo, the
   in-process ``audit``, tests) and stops it on exit.
 * :func:`run_worker` runs an app as a Faust worker that owns the process
-  (``driftaudit worker``): signals, logging, a clean stop.
+  (``driftaudit worker``): signals, logging (with the library loggers quieted:
+  no request per line at INFO, no payload at DEBUG), a clean stop.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from driftaudit.streams.app import StreamApp
 from driftaudit.streams.client import BrokerError, ensure_topics, initialize_group_offsets
 from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.embedded_broker import EmbeddedTansu
+from driftaudit.streams.log_config import quiet_libraries
 
 __all__ = ["EMBEDDED_SESSION_TIMEOUT_S", "broker_for", "prepare_broker", "run_worker", "running"]
 
@@ -63,8 +65,8 @@ async def prepare_broker(settings: Settings, *, patience_s: float | None = None)
     delay = 0.5
     while True:
         try:
-            await ensure_topics(settings)
-            await initialize_group_offsets(settings)
+            partitions = await ensure_topics(settings)
+            await initialize_group_offsets(settings, partitions)
             return
         except BrokerError as exc:
             if give_up is not None and loop.time() + delay > give_up:
@@ -90,6 +92,14 @@ async def running(stream_app: StreamApp) -> AsyncIterator[StreamApp]:
         await stream_app.pipeline.stop()
 
 
+class _Worker(faust.Worker):
+    """Faust's worker with driftaudit's logging rules (:mod:`driftaudit.streams.log_config`)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        quiet_libraries(logger)
+
+
 class _Closer(Service):
     """Releases the injected adapters when the worker stops (after the app's agents)."""
 
@@ -112,9 +122,7 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     closer = _Closer(stream_app.handlers.deps)
     # mode stops services in reverse order: the pipeline first (its in-flight fetches still
     # have their client), then the adapters, then the Faust app
-    worker = faust.Worker(
-        stream_app.app, closer, stream_app.pipeline, loglevel=loglevel, redirect_stdouts=False
-    )
+    worker = _Worker(stream_app.app, closer, stream_app.pipeline, loglevel=loglevel, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -169,6 +169,7 @@ class StageHandlers:
             run, devices = resolve_audit(request, self.deps.inventory)  # InputError: matches nothing
         except InventoryError as exc:
             raise InputError(f"selector cannot be resolved: {exc}") from exc
+        logger.info("audit %s: %d devices to fetch", request.audit_id, len(devices))  # one line per audit
         stored = asyncio.ensure_future(self.recorder.record_audit_run(run))
         try:
             opened = AuditProgress(

@@ -4,7 +4,9 @@
 when one worker runs); ``GET /fleet/score/{tenant}`` is routed by Faust to the
 worker that owns the tenant's partition, so it is right with many workers.
 
-The web server binds the loopback address only. When API tokens are
+The web server binds ``DRIFTAUDIT_WORKER_WEB_BIND`` (loopback by default; a
+non-loopback bind without a token is refused, see
+:func:`~driftaudit.streams.worker_web.check_web_access`). When API tokens are
 configured (``DRIFTAUDIT_API_TOKEN``, ``DRIFTAUDIT_API_TOKENS_PATH``), every
 view needs ``Authorization: Bearer <token>`` too and answers within the
 token's tenants, as the HTTP API does: another tenant's score is 404.

@@ -4,8 +4,9 @@ The DSN chooses the engine, so the same code runs on a laptop and in
 production:
 
 - ``chdb:///relative/path`` or ``chdb:////absolute/path`` (three slashes then
-  the path, as SQLAlchemy spells SQLite paths: the default
-  ``chdb:///.driftaudit/history`` lives under the working directory);
+  the path, as SQLAlchemy spells SQLite paths; the default,
+  ``driftaudit.settings.default_history_dsn``, is the absolute
+  ``$XDG_DATA_HOME/driftaudit/history``, else ``~/.local/share/driftaudit/history``);
   ``chdb://memory`` keeps everything in memory. :func:`chdb_dsn` builds one
   from a path.
 - ``http://host:8123/database`` or ``https://...``: a ClickHouse server, with
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -59,19 +61,25 @@ from driftaudit.settings import Settings
 
 __all__ = [
     "DEFAULT_DATABASE",
+    "WORKER_STATE_FILE",
     "ClickHouseHistory",
     "HistoryTarget",
     "chdb_dsn",
     "history_from_settings",
     "open_history",
     "parse_dsn",
+    "result_id",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "driftaudit"
 _LOCK_FILE = ".driftaudit.lock"
+#: next to the lock: the web URL of the process holding the store, while it holds it
+WORKER_STATE_FILE = ".driftaudit.worker.json"
 _MAX_MESSAGE = 300
+#: ClickHouse's and the OS's words for a full disk (code 243, ENOSPC)
+_FULL_MARKERS = ("NOT_ENOUGH_SPACE", "No space left on device")
 
 _RESULT_COLUMNS = (
     "audit_id",
@@ -92,6 +100,7 @@ _RESULT_COLUMNS = (
     "requested_at",
     "observed_at",
     "intended_version",  # migration 14
+    "result_id",
 )
 _LINE_COLUMNS = (
     "audit_id",
@@ -106,6 +115,7 @@ _LINE_COLUMNS = (
     "line",
     "requested_at",
     "observed_at",
+    "result_id",
 )
 _FEATURE_COLUMNS = (
     "audit_id",
@@ -198,6 +208,15 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> HistoryTarget:
     raise ConfigurationError(f"history DSN scheme {scheme!r} is not one of chdb, http, https")
 
 
+def _owner(path: Path) -> str:
+    """`` (the worker at URL, pid N)`` from the store's state file, or nothing."""
+    try:
+        state = json.loads((path / WORKER_STATE_FILE).read_text(encoding="utf-8"))
+        return f" (the worker at {state['url']}, pid {int(state['pid'])})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 class _PathLocks:
     """Process-wide advisory locks on chDB paths, counted per path.
 
@@ -227,8 +246,9 @@ class _PathLocks:
             except OSError as exc:
                 os.close(fd)
                 raise StoreLockedError(
-                    f"another driftaudit process owns the history store at {path} (embedded chDB allows "
-                    "one process per path); stop it, or set DRIFTAUDIT_CLICKHOUSE_DSN to a ClickHouse server"
+                    f"another driftaudit process{_owner(path)} owns the history store at {path} (embedded "
+                    "chDB allows one process per path); stop it, give each worker its own "
+                    "DRIFTAUDIT_CLICKHOUSE_DSN=chdb:////path, or use a ClickHouse server (http://...)"
                 ) from exc
             self._held[path] = (fd, 1)
 
@@ -251,6 +271,18 @@ _PATH_LOCKS = _PathLocks()
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def result_id(event: DriftEvent) -> int:
+    """The version of one device result: a 63-bit hash of the whole event.
+
+    The same event written twice (a retried insert that had landed, a
+    re-delivered message, two writers at once) gets the same id, so its rows
+    collapse; a re-fetched result differs (at least in ``observed_at``), so
+    its lines never merge with the lines of the result it replaces.
+    """
+    digest = hashlib.blake2b(event.model_dump_json().encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def _utc(value: datetime) -> datetime:
@@ -286,6 +318,11 @@ class ClickHouseHistory:
         self._client: Client | None = None
         self._path_locked = False
         self._closed = False
+        self._down: str | None = None  # why the store is unavailable, while it is
+        self._was_up = False
+        self._wake = threading.Event()
+        self._connector: threading.Thread | None = None
+        self._advertised: str | None = None
 
     def __repr__(self) -> str:
         return f"ClickHouseHistory({self.target.describe()})"
@@ -308,8 +345,112 @@ class ClickHouseHistory:
             StoreUnavailableError: the server cannot be reached.
             HistoryError: anything else, e.g. the schema could not be created.
         """
-        with self._lock:
+        with self._lock, self._health():
             self._ensure_client()
+
+    def advertise(self, url: str) -> None:
+        """Name ``url`` (this process's web server) in the store's state file while it holds the store.
+
+        For chDB on disk only: the file is written when the path lock is taken
+        and removed when it is released, so it always names the process that
+        owns the store, never a second worker waiting for it. Readers use it
+        to read the history through that process
+        (:mod:`driftaudit.adapters.history.worker_link`).
+        """
+        with self._lock:
+            self._advertised = url
+            if self._path_locked:
+                self._write_state()
+
+    def _write_state(self) -> None:
+        if self._advertised is None or self.target.path is None:
+            return
+        path = self.target.path / WORKER_STATE_FILE
+        try:
+            temporary = path.with_name(f"{path.name}.{os.getpid()}")
+            temporary.write_text(json.dumps({"url": self._advertised, "pid": os.getpid()}), encoding="utf-8")
+            temporary.replace(path)
+        except OSError as exc:
+            log.warning("cannot write %s (history readers will not find this worker): %s", path, exc.strerror)
+
+    def _remove_state(self) -> None:
+        if self._advertised is None or self.target.path is None:
+            return
+        path = self.target.path / WORKER_STATE_FILE
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
+
+    @property
+    def available(self) -> bool:
+        """True once connected, until a call finds the store unavailable again."""
+        return self._client is not None and self._down is None
+
+    def connect_in_background(self, *, initial_backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+        """Keep trying :meth:`connect` in a daemon thread until it succeeds or the store is closed.
+
+        A worker calls this at start instead of :meth:`connect`, so a store
+        that is down (a server not up yet, a chDB path another process holds,
+        a directory that cannot be created) never stops it: the schema is
+        created or migrated the moment the store is reachable, and writes
+        made before then fail with a retryable error their caller retries.
+        The state changes are logged once each (see :meth:`_health`), never
+        once per attempt. Idempotent.
+        """
+        if self._closed or (self._connector is not None and self._connector.is_alive()):
+            return
+
+        def run() -> None:
+            delay = initial_backoff_s
+            while not self._closed:
+                try:
+                    self.connect()
+                    return
+                except (StoreUnavailableError, StoreLockedError):
+                    pass
+                except HistoryError as exc:  # e.g. a migration that failed: retried too, slower
+                    log.debug("history store %s not ready: %s", self.target.describe(), exc)
+                if self._wake.wait(delay):
+                    return
+                delay = min(delay * 2, max_backoff_s)
+
+        connector = threading.Thread(target=run, name="history-connect", daemon=True)
+        self._connector = connector
+        connector.start()
+
+    @contextlib.contextmanager
+    def _health(self) -> Iterator[None]:
+        """Log the store's state changes, once each: unavailable (with why), then back.
+
+        Every call of the store runs inside it. A store that stays down logs
+        nothing more than its first warning (later reasons go to DEBUG), so a
+        worker retrying writes for an hour writes two lines, not thousands.
+        """
+        where = self.target.describe()
+        # A one-shot reader (the history CLI) reports failures through its exceptions;
+        # only a long-lived store (a worker's, see connect_in_background) logs its states.
+        loud = self._connector is not None
+        try:
+            yield
+        except (StoreUnavailableError, StoreLockedError) as exc:
+            reason = str(exc)
+            if self._down is None:
+                log.log(
+                    logging.WARNING if loud else logging.DEBUG,
+                    "history store %s is unavailable, retrying until it is back (audits go on): %s",
+                    where,
+                    reason,
+                )
+            elif reason != self._down:
+                log.debug("history store %s still unavailable: %s", where, reason)
+            self._down = reason
+            raise
+        if self._down is not None:
+            log.log(logging.WARNING if loud else logging.DEBUG, "history store %s is available again", where)
+            self._down = None
+        elif not self._was_up:
+            log.log(logging.INFO if loud else logging.DEBUG, "history store %s is ready", where)
+        self._was_up = True
 
     def _ensure_client(self) -> Client:
         if self._closed:
@@ -319,6 +460,7 @@ class ClickHouseHistory:
         if self.target.kind == "chdb" and self.target.path is not None and not self._path_locked:
             _PATH_LOCKS.acquire(self.target.path)
             self._path_locked = True
+            self._write_state()
         client: Client | None = None
         try:
             with self._translate("open"):
@@ -357,6 +499,7 @@ class ClickHouseHistory:
 
     def _release_path(self) -> None:
         if self._path_locked and self.target.path is not None:
+            self._remove_state()
             _PATH_LOCKS.release(self.target.path)
             self._path_locked = False
 
@@ -392,6 +535,11 @@ class ClickHouseHistory:
                 ) from exc
             raise HistoryError(f"history {action} failed on {where}: {_short(exc)}") from exc
         except (ch_errors.Error, ValueError, TypeError, KeyError) as exc:
+            if any(marker in str(exc) for marker in _FULL_MARKERS):
+                # a full disk is an outage like a server down: the same write succeeds once space is freed
+                raise StoreUnavailableError(
+                    f"history store {where} is full during {action}: {_short(exc)}"
+                ) from exc
             raise HistoryError(f"history {action} failed on {where}: {_short(exc)}") from exc
         except OSError as exc:
             self._drop_client()
@@ -401,16 +549,18 @@ class ClickHouseHistory:
 
     def close(self) -> None:
         """Release the connection and the chDB path; later calls raise ``HistoryError``."""
+        self._closed = True
+        self._wake.set()
         with self._lock:
-            self._closed = True
             self._drop_client()
 
     # ---- writes -------------------------------------------------------
 
     def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
-        client = self._ensure_client()
-        with self._translate(f"insert into {table}"):
-            client.insert(table, rows, column_names=list(columns))
+        with self._health():
+            client = self._ensure_client()
+            with self._translate(f"insert into {table}"):
+                client.insert(table, rows, column_names=list(columns))
 
     def record_audit_run(self, run: AuditRun) -> None:
         """Store an audit run; recording it again replaces the earlier row."""
@@ -428,7 +578,11 @@ class ClickHouseHistory:
     def write_events(self, events: Sequence[DriftEvent]) -> None:
         """Store device results and their drift lines: one insert per table.
 
-        A re-delivered event (same audit and device) replaces its earlier copy.
+        A re-delivered event (same audit and device) replaces its earlier copy
+        whole: every row carries the event's :func:`result_id`, the result row
+        kept by ``FINAL`` names the one version whose drift lines count, and
+        the lines of any other version are never read (see
+        :mod:`driftaudit.adapters.history.queries`).
         """
         if not events:
             return
@@ -436,6 +590,7 @@ class ClickHouseHistory:
         lines: list[list[Any]] = []
         for event in events:
             requested, observed = _utc(event.requested_at), _utc(event.observed_at)
+            version = result_id(event)
             results.append(
                 [
                     event.audit_id,
@@ -456,6 +611,7 @@ class ClickHouseHistory:
                     requested,
                     observed,
                     event.intended_version or "",
+                    version,
                 ]
             )
             for line_no, drift in enumerate((*event.added, *event.removed)):
@@ -473,6 +629,7 @@ class ClickHouseHistory:
                         drift.line,
                         requested,
                         observed,
+                        version,
                     ]
                 )
         with self._lock:
@@ -508,7 +665,7 @@ class ClickHouseHistory:
     # ---- reads --------------------------------------------------------
 
     def _rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._health():
             client = self._ensure_client()
             with self._translate("query"):
                 return list(client.query(sql, parameters=parameters or {}).named_results())
@@ -516,6 +673,10 @@ class ClickHouseHistory:
     def device_timeline(self, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """One device's results, newest first (each with its masked ``unified_diff``)."""
         return self._rows(queries.DEVICE_TIMELINE, {"device_id": device_id, "limit": max(0, limit)})
+
+    def result_lines(self, device_id: str, audit_id: str) -> list[dict[str, Any]]:
+        """The drift lines of the current result of (device, audit): added first, then removed."""
+        return self._rows(queries.RESULT_LINES, {"device_id": device_id, "audit_id": audit_id})
 
     def latest_status(self) -> list[dict[str, Any]]:
         """The newest result of every device, ordered by device id."""

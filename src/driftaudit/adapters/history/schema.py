@@ -8,7 +8,7 @@ so a re-delivered row replaces the earlier copy of the same key):
   status, inventory dimensions, counts, the masked diff, hashes, latencies, and
   ``intended_version``, the intended config compared with (migration 14).
 - ``drift_lines``: one row per added or removed line with its section path
-  (key ``device_id, audit_id, change, line_no``).
+  (key ``device_id, audit_id, change, line_no, result_id``; see migration 11).
 - ``fleet_scores``: one row per tenant and score window (key ``tenant, window_start``).
 - ``feature_results``: one row per audit, device and compliance feature (key
   ``device_id, audit_id, feature``): the feature's status and counts.
@@ -187,9 +187,26 @@ _FEATURE_RESULTS = (
     """,
 )
 
+#: Migration 11 (issue 11, "latest result wins whole"): every result and drift
+#: line carries ``result_id``, the version of the device result it belongs to
+#: (:func:`driftaudit.adapters.history.clickhouse.result_id`). It joins the
+#: end of the drift lines' sorting key (allowed because the column is added by
+#: the same ALTER, without a default), so lines of two versions of one
+#: (audit, device) never collapse into each other; the readers take the lines
+#: of the version the ``FINAL`` result row names, so a replay with fewer lines,
+#: or a compliant re-run, shows exactly its own lines. Rows written before it
+#: have ``result_id`` 0 on both sides and still match. Its own version number
+#: keeps it apart from other migrations added in parallel.
+_RESULT_VERSIONS = (
+    "ALTER TABLE device_results ADD COLUMN IF NOT EXISTS result_id UInt64",
+    "ALTER TABLE drift_lines ADD COLUMN IF NOT EXISTS result_id UInt64,"
+    " MODIFY ORDER BY (device_id, audit_id, change, line_no, result_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create history tables", tuple(" ".join(s.split()) for s in _CREATE_TABLES)),
     Migration(2, "skip indexes for time and status filters", _SKIP_INDEXES),
+    Migration(11, "result versions: a replayed result replaces its drift lines whole", _RESULT_VERSIONS),
     Migration(14, "device_results.intended_version", _INTENDED_VERSION),
     Migration(
         15, "feature_results: per-feature compliance", tuple(" ".join(s.split()) for s in _FEATURE_RESULTS)

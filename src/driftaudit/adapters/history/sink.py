@@ -160,15 +160,28 @@ class BatchingHistorySink:
 
     async def _retry(self, write: Callable[[], None], *, what: str) -> None:
         delay = self._initial_backoff_s
+        failures = 0
         while True:
             try:
                 await asyncio.to_thread(write)
-                return
             except RETRYABLE as exc:
                 self.retries += 1
-                log.warning("history write of %s failed, retrying in %.2fs: %s", what, delay, exc)
+                failures += 1
+                # One line when the write starts failing; the store logs its own state changes.
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(
+                    level,
+                    "history write of %s failed, retrying every <= %gs: %s",
+                    what,
+                    self._max_backoff_s,
+                    exc,
+                )
                 await self._sleep(delay)
                 delay = min(delay * 2, self._max_backoff_s)
+                continue
+            if failures:
+                log.info("history write of %s stored after %d failed attempts", what, failures)
+            return
 
     async def _run_timer(self) -> None:
         while True:
