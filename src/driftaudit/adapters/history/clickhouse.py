@@ -131,6 +131,7 @@ _FEATURE_COLUMNS = (
     "policies_failed",
     "requested_at",
     "observed_at",
+    "result_id",  # migration 16
 )
 _RUN_COLUMNS = ("audit_id", "requested_at", "requested_by", "device_count", "device_ids", "selector")
 _SCORE_COLUMNS = (
@@ -576,21 +577,23 @@ class ClickHouseHistory:
             self._insert("audit_runs", [row], _RUN_COLUMNS)
 
     def write_events(self, events: Sequence[DriftEvent]) -> None:
-        """Store device results and their drift lines: one insert per table.
+        """Store device results, their drift lines and feature rows: one insert per table.
 
         A re-delivered event (same audit and device) replaces its earlier copy
         whole: every row carries the event's :func:`result_id`, the result row
-        kept by ``FINAL`` names the one version whose drift lines count, and
-        the lines of any other version are never read (see
+        kept by ``FINAL`` names the one version whose drift lines and feature
+        rows count, and those of any other version are never read (see
         :mod:`driftaudit.adapters.history.queries`).
         """
         if not events:
             return
         results: list[list[Any]] = []
         lines: list[list[Any]] = []
+        versions: list[int] = []
         for event in events:
             requested, observed = _utc(event.requested_at), _utc(event.observed_at)
             version = result_id(event)
+            versions.append(version)
             results.append(
                 [
                     event.audit_id,
@@ -636,7 +639,7 @@ class ClickHouseHistory:
             self._insert("device_results", results, _RESULT_COLUMNS)
             if lines:
                 self._insert("drift_lines", lines, _LINE_COLUMNS)
-        features = _feature_rows(events)
+        features = _feature_rows(events, versions)
         if features:
             with self._lock:
                 self._insert("feature_results", features, _FEATURE_COLUMNS)
@@ -751,10 +754,10 @@ class ClickHouseHistory:
         return row
 
 
-def _feature_rows(events: Sequence[DriftEvent]) -> list[list[Any]]:
-    """One ``feature_results`` row per feature result of each event."""
+def _feature_rows(events: Sequence[DriftEvent], versions: Sequence[int]) -> list[list[Any]]:
+    """One ``feature_results`` row per feature result of each event, under its ``versions`` entry."""
     rows: list[list[Any]] = []
-    for event in events:
+    for event, version in zip(events, versions, strict=True):
         requested, observed = _utc(event.requested_at), _utc(event.observed_at)
         for result in event.features:
             rows.append(
@@ -772,6 +775,7 @@ def _feature_rows(events: Sequence[DriftEvent]) -> list[list[Any]]:
                     sum(1 for policy in result.policies if not policy.passed),
                     requested,
                     observed,
+                    version,
                 ]
             )
     return rows

@@ -17,7 +17,9 @@ have lines, so the set of current results is taken from those alone (a
 compliant re-run is then, rightly, in no set), and it is a set of 64-bit
 hashes of the three columns, not of string tuples: on a million results that
 makes the ``IN`` about 2.5 times cheaper (``make bench``), and a collision
-would need two of a few million keys to share 64 bits.
+would need two of a few million keys to share 64 bits. Compliance feature
+rows are read the same way (``_CURRENT_FEATURES``, migration 16), against
+every current result since any status may carry features.
 
 Parameters use ClickHouse's ``{name:Type}`` syntax, bound by the server (or
 chDB), never by string formatting, except the grouping column of
@@ -187,15 +189,25 @@ def drift_by_sql(dimension: str) -> str:
 #: the tenant filter of the feature queries: an empty array means every tenant
 _TENANTS = "(empty({tenants:Array(String)}) OR has({tenants:Array(String)}, tenant))"
 
+#: feature rows are read only through the result that owns them, like drift lines: a row counts when
+#: its ``(device_id, audit_id, result_id)`` is the one the ``FINAL`` row of ``device_results`` names,
+#: so a replayed result (e.g. after a rules change, with fewer or other features) replaces its earlier
+#: feature rows whole. ``{where}`` narrows both sides alike (the same event wrote both rows).
+_CURRENT_FEATURES = """
+SELECT * FROM feature_results FINAL
+WHERE ({where})
+    AND cityHash64(device_id, audit_id, result_id) IN (
+        SELECT cityHash64(device_id, audit_id, result_id) FROM device_results FINAL WHERE ({where}))
+"""
+
 #: the feature results of each device's newest audit that has any: a feature dropped from the
 #: rules stops counting once the device is audited again
 FEATURE_LATEST = f"""
 SELECT device_id, feature, status, tenant, site, role, platform, added_count, removed_count, observed_at
-FROM feature_results FINAL
-WHERE {_TENANTS}
-    AND (device_id, audit_id) IN (
+FROM ({_CURRENT_FEATURES.format(where=_TENANTS)})
+WHERE (device_id, audit_id) IN (
         SELECT device_id, argMax(audit_id, (observed_at, audit_id))
-        FROM feature_results FINAL
+        FROM ({_CURRENT_FEATURES.format(where="1")})
         GROUP BY device_id
     )
 """
@@ -219,10 +231,8 @@ ORDER BY feature, value
 
 FEATURE_TREND = f"""
 SELECT feature, toStartOfDay(observed_at) AS day,{_FEATURE_COUNTS}
-FROM feature_results FINAL
-WHERE observed_at >= {{since:DateTime64(3, 'UTC')}}
-    AND ({{feature:String}} = '' OR feature = {{feature:String}})
-    AND {_TENANTS}
+FROM ({_CURRENT_FEATURES.format(where="observed_at >= {since:DateTime64(3, 'UTC')} AND " + _TENANTS)})
+WHERE {{feature:String}} = '' OR feature = {{feature:String}}
 GROUP BY feature, day
 ORDER BY feature, day
 """

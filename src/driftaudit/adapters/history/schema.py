@@ -11,7 +11,8 @@ so a re-delivered row replaces the earlier copy of the same key):
   (key ``device_id, audit_id, change, line_no, result_id``; see migration 11).
 - ``fleet_scores``: one row per tenant and score window (key ``tenant, window_start``).
 - ``feature_results``: one row per audit, device and compliance feature (key
-  ``device_id, audit_id, feature``): the feature's status and counts.
+  ``device_id, audit_id, feature, result_id``; see migration 16): the feature's
+  status and counts.
 
 Why these keys: the sorting key *is* the idempotency key, so ``FINAL`` (which
 the read queries use) collapses duplicates while reading the parts in key
@@ -203,6 +204,28 @@ _RESULT_VERSIONS = (
     " MODIFY ORDER BY (device_id, audit_id, change, line_no, result_id)",
 )
 
+#: Migration 16: the compliance feature rows get migration 11's treatment. ``result_id`` joins the
+#: end of the sorting key (same ALTER, no default), the writer puts the event's :func:`result_id
+#: <driftaudit.adapters.history.clickhouse.result_id>` on every feature row, and the readers take
+#: only the rows of the result the ``FINAL`` row of ``device_results`` names, so a replay with
+#: fewer or other features (a rules change) replaces the earlier feature rows whole. Rows written
+#: before it have ``result_id`` 0 while their result row already has its id (since migration 11),
+#: so they are copied once under that id (a key column cannot be updated in place); the copies of
+#: a re-run collapse under ``FINAL``, and the 0 rows left behind are never read and expire by TTL.
+_FEATURE_VERSIONS = (
+    "ALTER TABLE feature_results ADD COLUMN IF NOT EXISTS result_id UInt64,"
+    " MODIFY ORDER BY (device_id, audit_id, feature, result_id)",
+    "INSERT INTO feature_results (audit_id, device_id, feature, status, tenant, site, role, platform,"
+    " added_count, removed_count, policies_failed, requested_at, observed_at, ingested_at, result_id)"
+    " SELECT f.audit_id, f.device_id, f.feature, f.status, f.tenant, f.site, f.role, f.platform,"
+    " f.added_count, f.removed_count, f.policies_failed, f.requested_at, f.observed_at, f.ingested_at,"
+    " r.result_id"
+    " FROM feature_results AS f FINAL"
+    " INNER JOIN (SELECT device_id, audit_id, result_id FROM device_results FINAL WHERE result_id != 0) AS r"
+    " ON f.device_id = r.device_id AND f.audit_id = r.audit_id"
+    " WHERE f.result_id = 0",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create history tables", tuple(" ".join(s.split()) for s in _CREATE_TABLES)),
     Migration(2, "skip indexes for time and status filters", _SKIP_INDEXES),
@@ -211,6 +234,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         15, "feature_results: per-feature compliance", tuple(" ".join(s.split()) for s in _FEATURE_RESULTS)
     ),
+    Migration(16, "result versions: a replayed result replaces its feature rows whole", _FEATURE_VERSIONS),
 )
 
 _MIGRATIONS_TABLE = (
