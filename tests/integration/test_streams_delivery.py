@@ -226,7 +226,8 @@ async def test_the_deadline_closes_an_audit_naming_every_missing_device(
 
     # devices answer after 8 s, the audit's deadline is 3 s: at the deadline nobody has reported
     with simulated_fleet(tmp_path / "fleet", n=3, drifted=0, unreachable=0, latency_s=8.0) as fleet:
-        settings = _settings(fleet, kafka_broker, kafka_namespace, tmp_path, audit_deadline_s=3.0)
+        slow = {"connect_timeout_s": 30.0, "read_timeout_s": 30.0, "total_timeout_s": 30.0}
+        settings = _settings(fleet, kafka_broker, kafka_namespace, tmp_path, audit_deadline_s=3.0, **slow)
         ids = [d.device_id for d in fleet.devices]
         async with local_pipeline(settings, web_port=free_port()):
             async with AuditClient(settings) as client:
