@@ -91,6 +91,23 @@ _TERM_SIZE = (511, 24)
 _PASSWORD = "\x00password"
 
 
+class _Client(asyncssh.SSHClient):
+    """Remembers its connection, to tell afterwards whether the server spoke SSH at all."""
+
+    def __init__(self) -> None:
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    def spoke_ssh(self) -> bool:
+        return self._conn is not None and bool(self._conn.get_extra_info("server_version"))
+
+
+class _ClosedAfterHelloError(ConnectError):
+    """The server sent its SSH version, then closed the connection before the login completed."""
+
+
 class _ExecRefusedError(ProtocolError):
     """The server refused the exec request (the shell may still work)."""
 
@@ -281,9 +298,20 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             options["preferred_auth"] = methods
         where = f"{device.host}:{device.port}"
         try:
-            with _ssh_errors(device, phase="connect"):
-                async with asyncio.timeout(self.timeouts.connect):
-                    return await asyncssh.connect(device.host, **options)
+            try:
+                return await self._connect_once(device, options)
+            except _ClosedAfterHelloError:
+                # A server that rejects our algorithms sends its reason and
+                # closes at once; asyncssh then sometimes reports the closed
+                # connection before its own negotiation failure. One more
+                # attempt to a server that spoke SSH gives the reason.
+                log.info(
+                    "device %s closed the connection during SSH login; trying once more", device.device_id
+                )
+            try:
+                return await self._connect_once(device, options)
+            except _ClosedAfterHelloError as exc:
+                raise ConnectError(exc.device_id, exc.reason) from exc.__cause__
         except ValueError as exc:
             # asyncssh validates algorithm names before connecting.
             raise ProtocolError(device.device_id, f"SSH algorithm setting not usable: {exc}") from exc
@@ -292,6 +320,18 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
                 device.device_id,
                 f"connect timeout: no SSH login at {where} within {self.timeouts.connect:g}s",
             ) from exc
+
+    async def _connect_once(self, device: Device, options: dict[str, Any]) -> asyncssh.SSHClientConnection:
+        client = _Client()
+        try:
+            with _ssh_errors(device, phase="connect"):
+                async with asyncio.timeout(self.timeouts.connect):
+                    conn, _ = await asyncssh.create_connection(lambda: client, device.host, **options)
+                    return conn
+        except ConnectError as exc:
+            if isinstance(exc.__cause__, asyncssh.ConnectionLost) and client.spoke_ssh():
+                raise _ClosedAfterHelloError(exc.device_id, exc.reason) from exc.__cause__
+            raise
 
     def _known_hosts_arg(self) -> asyncssh.SSHKnownHosts | bytes | None:
         """The parsed known_hosts, read again only when the file changes.
