@@ -245,6 +245,13 @@ async def test_a_rejected_setup_command_is_an_error_with_the_devices_words(
     assert "% Invalid input detected at '^' marker." in caught.value.reason
 
 
+async def test_a_device_that_drops_typed_ahead_commands_gets_them_again(lab: Lab) -> None:
+    device, sim_device = lab.take(Platform.NXOS)
+    sim_device.drops_typeahead = True
+    assert lab.compliant(device, await _fetch(lab.adapter(device), device))
+    assert lab.sim.counters(device.device_id).fetches == 1
+
+
 @pytest.mark.parametrize("platform", [Platform.IOS, Platform.ASA, Platform.JUNOS], ids=lambda p: p.value)
 async def test_a_legacy_only_device_is_reached_only_with_the_setting(lab: Lab, platform: Platform) -> None:
     device, _ = lab.take(platform, legacy=True)

@@ -525,19 +525,38 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         prompt: str,
         commands: tuple[str, ...],
     ) -> list[str]:
-        """Send ``commands`` in one write; each one's output, once the prompt is back after the last."""
+        """Send ``commands`` in one write; each one's output, once the prompt is back after the last.
+
+        A device that throws away what was typed ahead (it sits quiet at its
+        bare prompt with commands unanswered) gets the rest one at a time.
+        """
         buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
         process.stdin.write("".join(command + "\n" for command in commands).encode())
+        one_by_one = False
+        done = 0
         while True:
-            data = await self._read(process, device)
+            waiting = 0 < done < len(commands) and not one_by_one
+            quiet = min(self.timeouts.prompt, self.timeouts.read) if waiting else None
+            data = await self._read(process, device, quiet=quiet)
+            if data is None:
+                log.info("device %s dropped typed-ahead commands; sending them one by one", device.device_id)
+                one_by_one = True
+                process.stdin.write(commands[done].encode() + b"\n")
+                continue
             if not data:
                 raise DisconnectedError(device.device_id, "session closed before the prompt came back")
             buffer.feed(data)
             tail = buffer.tail
-            if last_line(tail).strip() == prompt and (
-                len(commands) == 1 or count_prompts(buffer.text(), prompt) >= len(commands)
-            ):
-                return split_outputs(buffer.text(), commands, prompt)
+            at_bare_prompt = last_line(tail).strip() == prompt
+            if at_bare_prompt:
+                answered = 1 if len(commands) == 1 else count_prompts(buffer.text(), prompt)
+                if answered >= len(commands):
+                    return split_outputs(buffer.text(), commands, prompt)
+                if one_by_one and answered > done:
+                    process.stdin.write(commands[answered].encode() + b"\n")
+                done = answered
+            else:
+                done = 0 if not one_by_one else done
             if at_pager(tail, profile):
                 process.stdin.write(b" ")
 
