@@ -56,6 +56,7 @@ from driftaudit.adapters.devices.channel import (
     looks_like_config,
     split_outputs,
 )
+from driftaudit.adapters.devices.kexinit import negotiation_failure
 from driftaudit.adapters.devices.options import (
     DEFAULT_MAX_CONFIG_BYTES,
     FetchTimeouts,
@@ -300,18 +301,16 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         try:
             try:
                 return await self._connect_once(device, options)
-            except _ClosedAfterHelloError:
-                # A server that rejects our algorithms sends its reason and
-                # closes at once; asyncssh then sometimes reports the closed
-                # connection before its own negotiation failure. One more
-                # attempt to a server that spoke SSH gives the reason.
-                log.info(
-                    "device %s closed the connection during SSH login; trying once more", device.device_id
-                )
-            try:
-                return await self._connect_once(device, options)
             except _ClosedAfterHelloError as exc:
-                raise ConnectError(exc.device_id, exc.reason) from exc.__cause__
+                # A server that rejects our algorithms sends its reason and
+                # closes at once; asyncssh sometimes reports the close before
+                # its own negotiation failure. The server's offer says why.
+                reason = await negotiation_failure(
+                    device.host, device.port, options, limit_s=self.timeouts.connect
+                )
+                if reason is None:
+                    raise ConnectError(exc.device_id, exc.reason) from exc.__cause__
+                raise ProtocolError(device.device_id, _negotiation_message(where, reason)) from exc.__cause__
         except ValueError as exc:
             # asyncssh validates algorithm names before connecting.
             raise ProtocolError(device.device_id, f"SSH algorithm setting not usable: {exc}") from exc
@@ -583,6 +582,13 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             ) from exc
 
 
+def _negotiation_message(where: str, reason: str) -> str:
+    return (
+        f"SSH negotiation with {where} failed: {reason} (legacy algorithms are allowed only "
+        "by setting: DRIFTAUDIT_SSH_ALGORITHMS, _BY_PLATFORM or _BY_DEVICE)"
+    )
+
+
 @contextlib.contextmanager
 def _ssh_errors(device: Device, *, phase: str) -> Iterator[None]:
     """Translate asyncssh and OS exceptions into driftaudit's fetch errors."""
@@ -596,11 +602,7 @@ def _ssh_errors(device: Device, *, phase: str) -> Iterator[None]:
     except asyncssh.HostKeyNotVerifiable as exc:
         raise HostKeyError(device_id, f"host key of {where} is not trusted by known_hosts") from exc
     except asyncssh.KeyExchangeFailed as exc:
-        raise ProtocolError(
-            device_id,
-            f"SSH negotiation with {where} failed: {exc.reason} (legacy algorithms are allowed only "
-            "by setting: DRIFTAUDIT_SSH_ALGORITHMS, _BY_PLATFORM or _BY_DEVICE)",
-        ) from exc
+        raise ProtocolError(device_id, _negotiation_message(where, exc.reason)) from exc
     except (asyncssh.ProtocolError, asyncssh.ProtocolNotSupported) as exc:
         raise ProtocolError(
             device_id, f"SSH protocol failure with {where}: {type(exc).__name__}: {exc.reason}"
