@@ -2,7 +2,7 @@
 
 FakeNOS (PyPI ``fakenos``) is a paramiko SSH server with a pre-login banner,
 character-by-character echo, an RSA host key, and per-platform command sets
-whose logins land at ``host>``. The hosts here: IOS, NX-OS, EOS and Junos,
+whose logins land at ``host>``. The hosts here: IOS, NX-OS, IOS-XR, EOS and Junos,
 logging in privileged (``host#``) and unprivileged (``host>``, ``enable``
 needed), one answering ``show running-config`` with a CLI error, and one
 offering only legacy SSH algorithms. Each is checked through the public
@@ -51,9 +51,11 @@ NORMALIZER = ConfigNormalizer()
 FAKENOS_PLATFORMS = {
     Platform.IOS: "cisco_ios",
     Platform.NXOS: "cisco_nxos",
+    Platform.IOSXR: "cisco_xr",  # rejects 'terminal width 0': the profile sends 512
     Platform.EOS: "arista_eos",
     Platform.JUNOS: "juniper_junos",
 }
+USER_EXEC = (Platform.IOS, Platform.NXOS, Platform.IOSXR, Platform.EOS)
 LEGACY_SETTING = {
     "kex": ["diffie-hellman-group14-sha1"],
     "ciphers": ["aes128-cbc"],
@@ -116,10 +118,7 @@ class Host:
 
 HOSTS = [
     *(Host(f"fn-{p.name.lower()}-priv", p) for p in FAKENOS_PLATFORMS),
-    *(
-        Host(f"fn-{p.name.lower()}-user", p, privileged=False)
-        for p in (Platform.IOS, Platform.NXOS, Platform.EOS)
-    ),
+    *(Host(f"fn-{p.name.lower()}-user", p, privileged=False) for p in USER_EXEC),
     Host("fn-ios-aaa", Platform.IOS, show_output="Command authorization failed."),
 ]
 LEGACY_HOST = Host("fn-ios-legacy", Platform.IOS)
@@ -243,7 +242,7 @@ async def test_privileged_login_is_compliant(fakenos_lab: FakeNOSLab, platform: 
     assert event.status is DeviceStatus.COMPLIANT, event.reason
 
 
-@pytest.mark.parametrize("platform", [Platform.IOS, Platform.NXOS, Platform.EOS], ids=lambda p: p.value)
+@pytest.mark.parametrize("platform", USER_EXEC, ids=lambda p: p.value)
 async def test_unprivileged_login_with_an_enable_secret_is_compliant(
     fakenos_lab: FakeNOSLab, platform: Platform
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from driftaudit.adapters.devices import profiles
+from driftaudit.adapters.devices.kexinit import negotiation_failure, server_algorithms
 from driftaudit.adapters.devices.options import FetchTimeouts, SSHAlgorithmPolicy, SSHAlgorithms
 from driftaudit.adapters.devices.pool import PoolLimits
 from driftaudit.adapters.devices.ssh import SSHDeviceAdapter
@@ -245,6 +246,13 @@ async def test_a_rejected_setup_command_is_an_error_with_the_devices_words(
     assert "% Invalid input detected at '^' marker." in caught.value.reason
 
 
+async def test_a_device_that_drops_typed_ahead_commands_gets_them_again(lab: Lab) -> None:
+    device, sim_device = lab.take(Platform.NXOS)
+    sim_device.drops_typeahead = True
+    assert lab.compliant(device, await _fetch(lab.adapter(device), device))
+    assert lab.sim.counters(device.device_id).fetches == 1
+
+
 @pytest.mark.parametrize("platform", [Platform.IOS, Platform.ASA, Platform.JUNOS], ids=lambda p: p.value)
 async def test_a_legacy_only_device_is_reached_only_with_the_setting(lab: Lab, platform: Platform) -> None:
     device, _ = lab.take(platform, legacy=True)
@@ -255,6 +263,25 @@ async def test_a_legacy_only_device_is_reached_only_with_the_setting(lab: Lab, p
     policy = SSHAlgorithmPolicy(by_device={device.device_id: LEGACY})
     adapter = lab.adapter(device, algorithms=policy, use_exec=True)
     assert lab.compliant(device, await _fetch(adapter, device))
+
+
+async def test_the_servers_offer_names_the_failed_negotiation(lab: Lab) -> None:
+    legacy, _ = lab.take(Platform.NXOS, legacy=True)
+    modern, _ = lab.take(Platform.NXOS)
+    offer = await server_algorithms(legacy.host, legacy.port, limit_s=5)
+    assert offer[1] == ["ssh-rsa"]
+    assert "aes128-cbc" in offer[2]
+    reason = await negotiation_failure(legacy.host, legacy.port, {}, limit_s=5)
+    assert reason is not None
+    assert reason.startswith("No matching encryption algorithm found, sent ")
+    assert reason.endswith(" and received aes128-cbc,aes256-cbc")
+    allowed = {
+        "kex_algs": ["diffie-hellman-group14-sha1"],
+        "encryption_algs": ["aes128-cbc"],
+        "mac_algs": ["hmac-sha1"],
+    }
+    assert await negotiation_failure(legacy.host, legacy.port, allowed, limit_s=5) is None
+    assert await negotiation_failure(modern.host, modern.port, {}, limit_s=5) is None
 
 
 async def test_legacy_algorithms_come_from_settings_per_platform(lab: Lab) -> None:

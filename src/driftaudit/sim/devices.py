@@ -121,6 +121,8 @@ class SimDevice:
             whose prompt no client knows).
         config_denied: The config commands are refused by AAA command
             authorization (``Command authorization failed.``).
+        drops_typeahead: Throw away what was typed ahead while a command ran
+            (as some CLIs flush their input at each prompt).
     """
 
     device_id: str
@@ -145,6 +147,7 @@ class SimDevice:
     idle_timeout_s: float | None = None
     prompt_override: str | None = None
     config_denied: bool = False
+    drops_typeahead: bool = False
 
 
 @dataclass(slots=True)
@@ -742,6 +745,8 @@ class _CliSession:
                 if self._logged_out:
                     self.process.exit(0)
                     return
+                if self.device.drops_typeahead:
+                    self._pending = b""
             self.write(self.prompt())
 
     async def run(self, command: str) -> bool:

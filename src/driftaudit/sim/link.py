@@ -54,6 +54,8 @@ async def relay(
                 task.cancel()
             await asyncio.gather(upstream, downstream, return_exceptions=True)
     finally:
+        # Forget the port while this socket still holds it: once it is
+        # closed, the next relayed connection may get the same port number.
         closed(local_port)
         for writer in (server_writer, client_writer):
             writer.close()

@@ -56,6 +56,7 @@ from driftaudit.adapters.devices.channel import (
     looks_like_config,
     split_outputs,
 )
+from driftaudit.adapters.devices.kexinit import negotiation_failure
 from driftaudit.adapters.devices.options import (
     DEFAULT_MAX_CONFIG_BYTES,
     FetchTimeouts,
@@ -89,6 +90,23 @@ _READ_SIZE = 65536
 _TERM_SIZE = (511, 24)
 #: What :meth:`SSHDeviceAdapter._await_prompt` returns at a password question.
 _PASSWORD = "\x00password"
+
+
+class _Client(asyncssh.SSHClient):
+    """Remembers its connection, to tell afterwards whether the server spoke SSH at all."""
+
+    def __init__(self) -> None:
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    def spoke_ssh(self) -> bool:
+        return self._conn is not None and bool(self._conn.get_extra_info("server_version"))
+
+
+class _ClosedAfterHelloError(ConnectError):
+    """The server sent its SSH version, then closed the connection before the login completed."""
 
 
 class _ExecRefusedError(ProtocolError):
@@ -281,9 +299,18 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             options["preferred_auth"] = methods
         where = f"{device.host}:{device.port}"
         try:
-            with _ssh_errors(device, phase="connect"):
-                async with asyncio.timeout(self.timeouts.connect):
-                    return await asyncssh.connect(device.host, **options)
+            try:
+                return await self._connect_once(device, options)
+            except _ClosedAfterHelloError as exc:
+                # A server that rejects our algorithms sends its reason and
+                # closes at once; asyncssh sometimes reports the close before
+                # its own negotiation failure. The server's offer says why.
+                reason = await negotiation_failure(
+                    device.host, device.port, options, limit_s=self.timeouts.connect
+                )
+                if reason is None:
+                    raise ConnectError(exc.device_id, exc.reason) from exc.__cause__
+                raise ProtocolError(device.device_id, _negotiation_message(where, reason)) from exc.__cause__
         except ValueError as exc:
             # asyncssh validates algorithm names before connecting.
             raise ProtocolError(device.device_id, f"SSH algorithm setting not usable: {exc}") from exc
@@ -292,6 +319,18 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
                 device.device_id,
                 f"connect timeout: no SSH login at {where} within {self.timeouts.connect:g}s",
             ) from exc
+
+    async def _connect_once(self, device: Device, options: dict[str, Any]) -> asyncssh.SSHClientConnection:
+        client = _Client()
+        try:
+            with _ssh_errors(device, phase="connect"):
+                async with asyncio.timeout(self.timeouts.connect):
+                    conn, _ = await asyncssh.create_connection(lambda: client, device.host, **options)
+                    return conn
+        except ConnectError as exc:
+            if isinstance(exc.__cause__, asyncssh.ConnectionLost) and client.spoke_ssh():
+                raise _ClosedAfterHelloError(exc.device_id, exc.reason) from exc.__cause__
+            raise
 
     def _known_hosts_arg(self) -> asyncssh.SSHKnownHosts | bytes | None:
         """The parsed known_hosts, read again only when the file changes.
@@ -485,19 +524,38 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         prompt: str,
         commands: tuple[str, ...],
     ) -> list[str]:
-        """Send ``commands`` in one write; each one's output, once the prompt is back after the last."""
+        """Send ``commands`` in one write; each one's output, once the prompt is back after the last.
+
+        A device that throws away what was typed ahead (it sits quiet at its
+        bare prompt with commands unanswered) gets the rest one at a time.
+        """
         buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
         process.stdin.write("".join(command + "\n" for command in commands).encode())
+        one_by_one = False
+        done = 0
         while True:
-            data = await self._read(process, device)
+            waiting = 0 < done < len(commands) and not one_by_one
+            quiet = min(self.timeouts.prompt, self.timeouts.read) if waiting else None
+            data = await self._read(process, device, quiet=quiet)
+            if data is None:
+                log.info("device %s dropped typed-ahead commands; sending them one by one", device.device_id)
+                one_by_one = True
+                process.stdin.write(commands[done].encode() + b"\n")
+                continue
             if not data:
                 raise DisconnectedError(device.device_id, "session closed before the prompt came back")
             buffer.feed(data)
             tail = buffer.tail
-            if last_line(tail).strip() == prompt and (
-                len(commands) == 1 or count_prompts(buffer.text(), prompt) >= len(commands)
-            ):
-                return split_outputs(buffer.text(), commands, prompt)
+            at_bare_prompt = last_line(tail).strip() == prompt
+            if at_bare_prompt:
+                answered = 1 if len(commands) == 1 else count_prompts(buffer.text(), prompt)
+                if answered >= len(commands):
+                    return split_outputs(buffer.text(), commands, prompt)
+                if one_by_one and answered > done:
+                    process.stdin.write(commands[answered].encode() + b"\n")
+                done = answered
+            else:
+                done = 0 if not one_by_one else done
             if at_pager(tail, profile):
                 process.stdin.write(b" ")
 
@@ -524,6 +582,13 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             ) from exc
 
 
+def _negotiation_message(where: str, reason: str) -> str:
+    return (
+        f"SSH negotiation with {where} failed: {reason} (legacy algorithms are allowed only "
+        "by setting: DRIFTAUDIT_SSH_ALGORITHMS, _BY_PLATFORM or _BY_DEVICE)"
+    )
+
+
 @contextlib.contextmanager
 def _ssh_errors(device: Device, *, phase: str) -> Iterator[None]:
     """Translate asyncssh and OS exceptions into driftaudit's fetch errors."""
@@ -537,11 +602,7 @@ def _ssh_errors(device: Device, *, phase: str) -> Iterator[None]:
     except asyncssh.HostKeyNotVerifiable as exc:
         raise HostKeyError(device_id, f"host key of {where} is not trusted by known_hosts") from exc
     except asyncssh.KeyExchangeFailed as exc:
-        raise ProtocolError(
-            device_id,
-            f"SSH negotiation with {where} failed: {exc.reason} (legacy algorithms are allowed only "
-            "by setting: DRIFTAUDIT_SSH_ALGORITHMS, _BY_PLATFORM or _BY_DEVICE)",
-        ) from exc
+        raise ProtocolError(device_id, _negotiation_message(where, exc.reason)) from exc
     except (asyncssh.ProtocolError, asyncssh.ProtocolNotSupported) as exc:
         raise ProtocolError(
             device_id, f"SSH protocol failure with {where}: {type(exc).__name__}: {exc.reason}"
