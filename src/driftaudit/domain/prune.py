@@ -94,19 +94,26 @@ def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
     they follow. None when a banner is present: a banner body may hold lines
     at indentation 0 that are not heads, and :func:`_blocks` reads it exactly.
     """
-    chunks: list[tuple[str | None, str]] = []
-    for piece in _splitter(leaders).split(text):
-        head = piece.split("\n", 1)[0].rstrip()
-        if head.startswith("banner "):
-            return None
-        if chunks and (head == "end" or (head.startswith("exit") and _EXIT.fullmatch(head))):
+    if text.startswith("banner ") or "\nbanner " in text:
+        return None  # a line starting "banner " always starts a chunk: the same test, without the split
+    pieces = _splitter(leaders).split(text)
+    heads = [piece.partition("\n")[0].rstrip() for piece in pieces]
+    # every chunk after the first starts with a character that is neither blank nor a comment leader
+    first = heads[0]
+    chunks: list[tuple[str | None, str]] = list(zip(heads, pieces, strict=True))
+    if not first or first[0] in leaders or first[0].isspace():
+        chunks[0] = (None, pieces[0])
+    if "end" not in heads and not any(head.startswith("exit") for head in heads):
+        return chunks
+    merged: list[tuple[str | None, str]] = chunks[:1]
+    for head, piece in chunks[1:]:
+        if head == "end" or (head is not None and head.startswith("exit") and _EXIT.fullmatch(head)):
             # the parser skips these: the indented lines after them still belong to the block before
-            previous_head, previous = chunks[-1]
-            chunks[-1] = (previous_head, f"{previous}\n{piece}")
+            previous_head, previous = merged[-1]
+            merged[-1] = (previous_head, f"{previous}\n{piece}")
             continue
-        significant = bool(head) and head[0] not in leaders and not head[0].isspace()
-        chunks.append((head if significant else None, piece))
-    return chunks
+        merged.append((head, piece))
+    return merged
 
 
 _SPLITTERS: dict[str, re.Pattern[str]] = {}
