@@ -8,6 +8,7 @@ may only say yes where the structural diff finds nothing.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from driftaudit.domain.diff import _Collector, _compare_children
 from driftaudit.domain.models import Platform
-from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks
+from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks, shared_line_affixes
 from driftaudit.domain.sections import parse_indented, rules_for
 
 RULES = rules_for(Platform.IOS)
@@ -88,3 +89,33 @@ def test_duplicated_heads_are_never_pruned() -> None:
     actual = "interface Gi1\n shutdown\ninterface Gi1\n description x\n"
     intended = "interface Gi1\n description x\ninterface Gi1\n shutdown\n no shutdown\n"
     assert prune_shared_blocks(actual, intended, RULES) == (actual, intended)
+
+
+_TEXT = st.text(alphabet=st.sampled_from(["a", "b", "!", " ", "\n", "\t"]), max_size=40)
+
+
+@settings(max_examples=500)
+@given(head=_TEXT, first=_TEXT, second=_TEXT, tail=_TEXT)
+def test_shared_line_affixes_cut_both_texts_at_line_starts(
+    head: str, first: str, second: str, tail: str
+) -> None:
+    one, two = head + first + tail, head + second + tail
+    start, end = shared_line_affixes(one, two)
+    assert one[:start] == two[:start]
+    assert start == 0 or one[start - 1] == "\n"
+    assert end <= min(len(one), len(two)) - start
+    assert one[len(one) - end :] == two[len(two) - end :]
+    if end and one != two:
+        assert one[len(one) - end - 1] == "\n" == two[len(two) - end - 1]
+    if one == two:
+        assert start + end == len(one)
+
+
+@settings(max_examples=500)
+@given(head=_TEXT, first=_TEXT, second=_TEXT, tail=_TEXT)
+def test_comment_check_on_the_middles_equals_the_check_on_the_whole_texts(
+    head: str, first: str, second: str, tail: str
+) -> None:
+    one, two = head + first + tail, head + second + tail
+    noise = re.compile(r"^[ \t]*(?:[!][^\n]*)?\n", re.MULTILINE)
+    assert differ_only_in_comments(one, two, "!") == (noise.sub("", one) == noise.sub("", two))

@@ -44,6 +44,7 @@ import re2
 
 from driftaudit.domain.errors import MaskingPatternError
 from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
+from driftaudit.domain.re2scan import Scanner, re2_options
 from driftaudit.domain.reversible import decode_cisco7, decode_junos9
 from driftaudit.domain.secrets_grammar import SecretGrammar, grammar_for
 
@@ -75,21 +76,15 @@ class _Rule:
     name: str
     kind: PatternKind
     ignore_changes: bool
-    regex: Any  # re2._Regexp; google-re2 ships no type information
+    scanner: Scanner
     group: int  # index of the "value" group when the pattern has one, else 0 (the whole match)
-
-
-def _re2_options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # errors are reported by us, not printed by RE2
-    return options
 
 
 def _compile_set(rules: tuple[_Rule, ...], patterns: Mapping[str, str]) -> Any:
     """One RE2 set answering "which of these patterns match anywhere" in a single pass."""
     if not rules:
         return None
-    pattern_set = re2.Set.SearchSet(_re2_options())
+    pattern_set = re2.Set.SearchSet(re2_options())
     for rule in rules:
         pattern_set.Add(patterns[rule.name])
     pattern_set.Compile()
@@ -122,17 +117,17 @@ def _compile_rule(pattern: MaskingPattern) -> tuple[_Rule, str]:
         )
     source = f"(?m){pattern.regex}"
     try:
-        regex = re2.compile(source, _re2_options())
+        scanner = Scanner(source)
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise MaskingPatternError(
             f"masking pattern {pattern.name!r} cannot be compiled by RE2 (lookarounds and "
             f"backreferences are not supported): {detail}"
         ) from exc
-    if regex.search("") is not None:
+    if scanner.regex.search("") is not None:
         raise MaskingPatternError(f"masking pattern {pattern.name!r} matches the empty string")
-    group = int(regex.groupindex.get("value", 0))
-    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, regex, group), source
+    group = int(scanner.regex.groupindex.get("value", 0))
+    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group), source
 
 
 class MaskingRegistry:
@@ -265,8 +260,8 @@ def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
     pieces: list[str] = []
     position = 0
     count = 0
-    for match in rule.regex.finditer(text):
-        start, end = match.span(rule.group)
+    for spans in rule.scanner.spans(text):
+        start, end = spans[rule.group]
         if start < 0 or start == end or _touches_token(text, start, end):
             continue
         pieces.append(text[position:start])

@@ -24,7 +24,7 @@ from collections import Counter
 
 from driftaudit.domain.sections import _BANNER, _EOS_BANNER_END, _EXIT, SectionRules, _banner_delimiter
 
-__all__ = ["differ_only_in_comments", "prune_shared_blocks"]
+__all__ = ["differ_only_in_comments", "prune_shared_blocks", "shared_line_affixes"]
 
 
 _NOISE: dict[str, re.Pattern[str]] = {}
@@ -45,7 +45,45 @@ def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
     if noise is None:
         noise = re.compile(rf"^[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n", re.MULTILINE)
         _NOISE[leaders] = noise
-    return noise.sub("", actual) == noise.sub("", intended)
+    # the lines both texts share at either end drop out alike: only the differing middles are filtered
+    head, tail = shared_line_affixes(actual, intended)
+    middle_actual = actual[head : len(actual) - tail]
+    middle_intended = intended[head : len(intended) - tail]
+    return noise.sub("", middle_actual) == noise.sub("", middle_intended)
+
+
+def shared_line_affixes(first: str, second: str) -> tuple[int, int]:
+    """The lengths of the longest shared head and tail of the two texts made of whole lines.
+
+    The head ends just after a line break (or is empty), the tail starts just
+    after one (or is empty), and they never overlap in either text; so each
+    text is head + middle + tail, cut at line starts, and any line-by-line
+    filter of a text is the filter of its three parts joined. Found by
+    halving: every probe is one C-level comparison, so it costs a few
+    passes over the shared text, not a Python loop over its characters.
+    """
+    limit = min(len(first), len(second))
+    low, high = 0, limit  # first[:low] == second[:low]; the longest shared prefix is < high + 1
+    while low < high:
+        probe = (low + high + 1) // 2
+        if first[:probe] == second[:probe]:
+            low = probe
+        else:
+            high = probe - 1
+    head = first.rfind("\n", 0, low) + 1
+    room = limit - head
+    low, high = 0, room
+    while low < high:
+        probe = (low + high + 1) // 2
+        if first[len(first) - probe :] == second[len(second) - probe :]:
+            low = probe
+        else:
+            high = probe - 1
+    if low == len(first) - head and low == len(second) - head:
+        return head, low  # equal from head on: nothing in between
+    shared = first[len(first) - low :]
+    cut = shared.find("\n") + 1
+    return head, (low - cut if cut else 0)
 
 
 def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
@@ -56,19 +94,26 @@ def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
     they follow. None when a banner is present: a banner body may hold lines
     at indentation 0 that are not heads, and :func:`_blocks` reads it exactly.
     """
-    chunks: list[tuple[str | None, str]] = []
-    for piece in _splitter(leaders).split(text):
-        head = piece.split("\n", 1)[0].rstrip()
-        if head.startswith("banner "):
-            return None
-        if chunks and (head == "end" or (head.startswith("exit") and _EXIT.fullmatch(head))):
+    if text.startswith("banner ") or "\nbanner " in text:
+        return None  # a line starting "banner " always starts a chunk: the same test, without the split
+    pieces = _splitter(leaders).split(text)
+    heads = [piece.partition("\n")[0].rstrip() for piece in pieces]
+    # every chunk after the first starts with a character that is neither blank nor a comment leader
+    first = heads[0]
+    chunks: list[tuple[str | None, str]] = list(zip(heads, pieces, strict=True))
+    if not first or first[0] in leaders or first[0].isspace():
+        chunks[0] = (None, pieces[0])
+    if "end" not in heads and not any(head.startswith("exit") for head in heads):
+        return chunks
+    merged: list[tuple[str | None, str]] = chunks[:1]
+    for head, piece in chunks[1:]:
+        if head == "end" or (head is not None and head.startswith("exit") and _EXIT.fullmatch(head)):
             # the parser skips these: the indented lines after them still belong to the block before
-            previous_head, previous = chunks[-1]
-            chunks[-1] = (previous_head, f"{previous}\n{piece}")
+            previous_head, previous = merged[-1]
+            merged[-1] = (previous_head, f"{previous}\n{piece}")
             continue
-        significant = bool(head) and head[0] not in leaders and not head[0].isspace()
-        chunks.append((head if significant else None, piece))
-    return chunks
+        merged.append((head, piece))
+    return merged
 
 
 _SPLITTERS: dict[str, re.Pattern[str]] = {}

@@ -36,11 +36,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import re2
 
 from driftaudit.domain.models import Platform
+from driftaudit.domain.re2scan import Scanner
 
 __all__ = ["SecretGrammar", "SecretSpan", "grammar_for"]
 
@@ -168,7 +166,7 @@ class SecretGrammar:
     junos: bool
     keywords: frozenset[str] = field(init=False)
     markers: frozenset[str] = field(init=False)
-    _prefilter: Any = field(init=False, repr=False)  # re2._Regexp; google-re2 ships no types
+    _prefilter: Scanner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         words = set(_COMMON)
@@ -188,7 +186,7 @@ class SecretGrammar:
         keyword_line = rf"[^\n]*?(?:^|[\s\"\[{{;])(?:{alternation})(?:[\s;\"]|$)"
         if self.cisco:
             keyword_line += r"|[ \t]*snmp-server[ \t]+host[ \t]|[ \t]+host[ \t]"
-        object.__setattr__(self, "_prefilter", re2.compile(rf"(?m)^(?:{keyword_line})[^\n]*"))
+        object.__setattr__(self, "_prefilter", Scanner(rf"(?m)^(?:{keyword_line})[^\n]*"))
 
     def is_keyword(self, word: str) -> bool:
         """Whether a value follows ``word``: a listed keyword, or a Junos ``*-secret``/``*-key`` word."""
@@ -200,8 +198,9 @@ class SecretGrammar:
         Values that already are mask tokens, and hash forms (left to the
         ``crypt-hash`` pattern), are not reported.
         """
-        for line in self._prefilter.finditer(text):
-            yield from self._line_spans(text, line.start(), line.end())
+        for spans in self._prefilter.spans(text):
+            start, end = spans[0]
+            yield from self._line_spans(text, start, end)
 
     def _words(self, text: str, start: int, end: int) -> list[_Word]:
         line = text[start:end]
