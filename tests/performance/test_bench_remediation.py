@@ -30,7 +30,7 @@ from driftaudit.domain.masking import MaskingRegistry, mask_content
 from driftaudit.domain.models import Device, Platform
 from driftaudit.domain.normalize import ConfigNormalizer
 from driftaudit.domain.remediation import idempotent_key, remediate, render
-from tests.performance.test_bench_analysis import HIER_PLATFORM, REAL_PAIRS, _rate
+from tests.performance.test_bench_analysis import HIER_PLATFORM, REAL_PAIRS, _rates
 from tests.samples_path import PAIRS
 from tests.unit.test_false_positive_kpi import KINDS, corpus, inject_change, refetch
 
@@ -222,10 +222,8 @@ def test_bench_remediation_against_hier_config(capsys: pytest.CaptureFixture[str
             classes[name] += 1
             shown = f"ours-only {sorted(ours - theirs)[:2]} theirs-only {sorted(theirs - ours)[:2]}"
             examples.setdefault(name, f"{pair[0].value}: {shown}")
-    ours_rate = _rate(pairs, _ours)
-    theirs_rate = _rate(pairs, _theirs)
-    diff_rate = _rate(pairs, _diff_only)
-    assess_rate = _rate(pairs, _assessed)
+    ours_rate, theirs_rate = _rates(pairs, _ours, _theirs)
+    diff_rate, assess_rate = _rates(pairs, _diff_only, _assessed)
     with capsys.disabled():
         print("\n\nremediation vs hier_config WorkflowRemediation, same masked drifted pairs")
         print(f"pairs: {len(pairs)} (skipped {skipped}: hier_config DuplicateChildError)")
