@@ -168,6 +168,9 @@ async def test_two_workers_on_one_host_both_run_and_history_is_read_through_the_
         worker_processes.append(first.start())
         first_url = await _web_url(first)
         await _wait_for(lambda: _state_url(history) == first_url, "the owner's state file")
+        # the port is chosen before the web server binds it: two workers started in the same
+        # instant can both pick it (the second then fails to bind, with the address in the error)
+        await _get(f"{first_url}/fleet/score", TOKEN)
         second = WorkerProcess(env, tmp_path / "worker-2.log", web_port=None)
         worker_processes.append(second.start())
         second_url = await _web_url(second)

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from driftaudit.domain.errors import DriftAuditError, InputError
+from driftaudit.domain.errors import ConfigurationError, DriftAuditError, InputError
 from driftaudit.domain.models import AuditRequest, AuditStatus, DeadLetter, DriftEvent
 from driftaudit.settings import Settings
 from driftaudit.streams.codec import encode
@@ -90,8 +90,8 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         Every pipeline topic's partition count, as the broker has it.
 
     Raises:
-        BrokerError: the broker cannot be reached or refused, or the score
-            topic has the wrong partition count.
+        BrokerError: the broker cannot be reached or refused.
+        ConfigurationError: the score topic has the wrong partition count.
     """
     if not settings.kafka_broker:
         raise BrokerError("no broker configured (DRIFTAUDIT_KAFKA_BROKER)")
@@ -125,7 +125,8 @@ def check_partitions(settings: Settings, counts: Mapping[str, int]) -> None:
     """Warn about pipeline topics with another partition count; refuse a mismatched score topic.
 
     Raises:
-        BrokerError: ``score-input`` does not have ``settings.topic_partitions``.
+        ConfigurationError: ``score-input`` does not have ``settings.topic_partitions`` (not
+            retried: waiting for the broker cannot mend it).
     """
     names = TopicNames(settings.topic_prefix)
     wanted = settings.topic_partitions
@@ -134,7 +135,7 @@ def check_partitions(settings: Settings, counts: Mapping[str, int]) -> None:
         if count is None or count == wanted:
             continue
         if name == names.score_input:
-            raise BrokerError(
+            raise ConfigurationError(
                 f"topic {name} has {count} partitions, DRIFTAUDIT_TOPIC_PARTITIONS is {wanted}: "
                 f"the fleet-score table needs them equal; set DRIFTAUDIT_TOPIC_PARTITIONS={count}, "
                 "or delete the topic "
