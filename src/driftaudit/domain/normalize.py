@@ -144,8 +144,17 @@ def _decode(device_id: str, body: str | bytes) -> str:
 
 def _render_terminal(text: str) -> list[str]:
     """Lines as a terminal would show them: backspace and carriage return overwrite in place."""
+    # the substring tests are necessary conditions of the patterns: a config without them skips the scan
+    if "--" in text:
+        text = _PAGER.sub("", text)
+    if "\r" in text:
+        text = re.sub(r"\r+\n", "\n", text)
+    if "\b" not in text and "\r" not in text:
+        # nothing overwrites in place (every REST reply, most SSH ones): the per-line render is the
+        # identity, and _CONTROL never matches a newline, so one pass over the whole text is the same
+        return [line.rstrip() for line in _CONTROL.sub("", text).split("\n")]
     lines: list[str] = []
-    for raw in re.sub(r"\r+\n", "\n", _PAGER.sub("", text)).split("\n"):
+    for raw in text.split("\n"):
         if "\b" in raw or "\r" in raw:
             cells: list[str] = []
             cursor = 0

@@ -31,6 +31,7 @@ import html
 import json
 import logging
 import re
+import ssl
 from collections.abc import Iterator
 from itertools import count
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from driftaudit.adapters.devices.options import (
     normalize_cli,
 )
 from driftaudit.adapters.devices.profiles import RestStyle, profile_for
+from driftaudit.adapters.nms.pool import pooled_transport
 from driftaudit.domain.errors import (
     AuthError,
     ConfigTooLargeError,
@@ -162,15 +164,22 @@ class RestDeviceAdapter(BaseDeviceAdapter):
     def _client_for_loop(self) -> httpx.AsyncClient:
         if self._client is None:
             t = self.timeouts
+            # the NMS client's linear pool: httpcore's own scans (and probes) every pooled
+            # connection on each request start and end, which made the fetch CPU-bound
+            transport = self._transport or pooled_transport(verify=self._ssl_verify(), limits=self._limits)
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total),
-                verify=self._verify,
-                limits=self._limits,
-                transport=self._transport,
+                transport=transport,
                 follow_redirects=False,
                 trust_env=False,
             )
         return self._client
+
+    def _ssl_verify(self) -> ssl.SSLContext | bool:
+        """The ``verify`` option as the transport takes it (a CA bundle path becomes a context)."""
+        if isinstance(self._verify, str):
+            return ssl.create_default_context(cafile=self._verify)  # OSError: a ConnectError for the fetch
+        return self._verify
 
     def _base_url(self, device: Device) -> str:
         host = f"[{device.host}]" if ":" in device.host else device.host

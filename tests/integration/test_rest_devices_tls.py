@@ -1,0 +1,116 @@
+"""Device REST over HTTPS on loopback: the CA bundle option, verification on by default, the pool.
+
+A real TLS server (asyncio, the self-signed certificate of ``nms_tls``)
+answers eAPI requests; the adapter verifies it through the CA bundle path
+(``verify="<path>"``), refuses it against the system CAs, and its transport is
+the linear connection pool of :mod:`driftaudit.adapters.nms.pool`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpcore
+import pytest
+
+from driftaudit.adapters.devices.options import FetchTimeouts
+from driftaudit.adapters.devices.rest import RestDeviceAdapter
+from driftaudit.adapters.nms import pool as pool_module
+from driftaudit.domain.errors import ConnectError
+from driftaudit.domain.models import Credential, Device, Platform, Transport
+from driftaudit.sim.fleet import SimCredentialSource
+from tests.plugins.nms import TLSFiles
+
+pytestmark = pytest.mark.integration
+
+CONFIG = "hostname tls-leaf\ninterface Ethernet1\n   description uplink\n"
+TIMEOUTS = FetchTimeouts(connect=2.0, read=2.0, total=5.0)
+CREDENTIALS = SimCredentialSource({"tls-leaf": Credential(username="admin", password="pw")})
+
+
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": [{}, {"output": CONFIG}]}).encode()
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def eapi_tls(nms_tls: TLSFiles) -> AsyncIterator[Device]:
+    server = await asyncio.start_server(_answer, "127.0.0.1", 0, ssl=nms_tls.server_context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield Device(
+            device_id="tls-leaf",
+            host="127.0.0.1",
+            port=port,
+            platform=Platform.EOS,
+            transport=Transport.REST,
+            credential_ref="tls-leaf",
+        )
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_ca_bundle_path_verifies_the_device(eapi_tls: Device, nms_tls: TLSFiles) -> None:
+    adapter = RestDeviceAdapter(CREDENTIALS, timeouts=TIMEOUTS, verify=str(nms_tls.ca_bundle))
+    try:
+        first = await adapter.fetch_config(eapi_tls)
+        second = await adapter.fetch_config(eapi_tls)
+    finally:
+        await adapter.aclose()
+    assert first == second == CONFIG
+
+
+async def test_verification_is_on_by_default(eapi_tls: Device) -> None:
+    adapter = RestDeviceAdapter(CREDENTIALS, timeouts=TIMEOUTS)
+    try:
+        with pytest.raises(ConnectError, match="TLS verification failed"):
+            await adapter.fetch_config(eapi_tls)
+    finally:
+        await adapter.aclose()
+
+
+async def test_a_missing_ca_bundle_is_a_connect_error(eapi_tls: Device, tmp_path) -> None:
+    adapter = RestDeviceAdapter(CREDENTIALS, timeouts=TIMEOUTS, verify=str(tmp_path / "absent.pem"))
+    try:
+        with pytest.raises(ConnectError):
+            await adapter.fetch_config(eapi_tls)
+    finally:
+        await adapter.aclose()
+
+
+async def test_the_adapter_keeps_its_connections_in_the_linear_pool(
+    eapi_tls: Device, nms_tls: TLSFiles
+) -> None:
+    adapter = RestDeviceAdapter(CREDENTIALS, timeouts=TIMEOUTS, verify=str(nms_tls.ca_bundle))
+    try:
+        await asyncio.gather(*(adapter.fetch_config(eapi_tls) for _ in range(8)))
+        transport = adapter._client_for_loop()._transport  # noqa: SLF001 - the pool under test
+        pool = transport._pool  # type: ignore[attr-defined]  # noqa: SLF001
+    finally:
+        await adapter.aclose()
+    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    assert type(pool) is pool_module._LinearConnectionPool  # noqa: SLF001
