@@ -26,8 +26,9 @@ from driftaudit.domain.models import (
 )
 from driftaudit.domain.scoring import FleetHealthScorer
 from driftaudit.streams.app import create_app
-from driftaudit.streams.codec import dead_letter, decode, encode
+from driftaudit.streams.codec import decode, encode
 from driftaudit.streams.deps import StreamDeps
+from driftaudit.streams.fitting import bounded_dead_letter
 from driftaudit.streams.outbox import RecordingOutbox
 from driftaudit.streams.score import ScoreObservation, fleet_score, merge_latest, observed_timestamp
 from driftaudit.streams.topics import TopicNames
@@ -101,8 +102,14 @@ def test_a_schema_violation_never_quotes_the_rejected_value():
 
 
 def test_dead_letter_keeps_the_original_bytes():
-    letter = dead_letter(
-        stage="split", reason="r", topic="t", key=b"k\x00", payload=b"\xff\x01", received_at=NOW
+    letter = bounded_dead_letter(
+        stage="split",
+        reason="r",
+        topic="t",
+        key=b"k\x00",
+        payload=b"\xff\x01",
+        received_at=NOW,
+        max_payload_bytes=4096,
     )
     assert base64.b64decode(letter.payload_b64) == b"\xff\x01"
     assert base64.b64decode(letter.key_b64 or "") == b"k\x00"

@@ -60,6 +60,7 @@ __all__ = [
     "AuditSummary",
     "analyze_config",
     "analyze_outcomes",
+    "fetch_and_analyze",
     "resolve_audit",
     "score_events",
     "summarize",
@@ -342,6 +343,51 @@ async def _store(write: Callable[[_T], None], value: _T) -> str | None:
     return None
 
 
+async def fetch_and_analyze(
+    device_ids: Sequence[str],
+    devices: Mapping[str, Device],
+    client: IConfigClient,
+    *,
+    audit_id: str,
+    requested_at: datetime,
+    intended: IntendedConfigSource,
+    registry: MaskingRegistry,
+    rules: ComplianceRulesSource | None,
+    batch_size: int,
+    now: Callable[[], datetime] = utc_now,
+    timeout_s: float | None = None,
+    deadline: float | None = None,
+    max_message_bytes: int | None = None,
+) -> list[DriftEvent]:
+    """Fetch every device's config, then analyze each outcome: one drift event per device, in order.
+
+    The steps an in-process audit and a pre-flight check share. Fetches run
+    with at most ``batch_size`` in flight, bounded by ``timeout_s`` or the loop
+    time ``deadline``; the CPU-bound analysis runs in a worker thread, off the
+    event loop, so a serving API keeps answering meanwhile.
+    """
+    outcomes = await fetch_fleet_configs(
+        list(device_ids),
+        client,
+        resolve=devices.__getitem__,
+        batch_size=batch_size,
+        now=now,
+        timeout_s=timeout_s,
+        deadline=deadline,
+    )
+    return await asyncio.to_thread(
+        analyze_outcomes,
+        outcomes,
+        devices=devices,
+        audit_id=audit_id,
+        requested_at=requested_at,
+        intended=intended,
+        registry=registry,
+        rules=rules,
+        max_message_bytes=max_message_bytes,
+    )
+
+
 async def trigger_fleet_audit(
     request: AuditRequest,
     *,
@@ -375,24 +421,18 @@ async def trigger_fleet_audit(
     by_id = {device.device_id: device for device in devices}
     history_error = None if history is None else await _store(history.record_audit_run, run)
 
-    outcomes = await fetch_fleet_configs(
+    events = await fetch_and_analyze(
         list(run.device_ids),
+        by_id,
         client,
-        resolve=by_id.__getitem__,
-        batch_size=batch_size,
-        now=now,
-        timeout_s=timeout_s,
-    )
-
-    events = await asyncio.to_thread(
-        analyze_outcomes,
-        outcomes,
-        devices=by_id,
         audit_id=run.audit_id,
         requested_at=run.requested_at,
         intended=intended,
         registry=registry,
         rules=rules,
+        batch_size=batch_size,
+        now=now,
+        timeout_s=timeout_s,
         max_message_bytes=max_message_bytes,
     )
     if history is not None and history_error is None and events:

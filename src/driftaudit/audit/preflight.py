@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from driftaudit.audit.fleet import fetch_fleet_configs, utc_now
-from driftaudit.audit.pipeline import analyze_outcomes
+from driftaudit.audit.fleet import utc_now
+from driftaudit.audit.pipeline import fetch_and_analyze
 from driftaudit.domain.models import DeviceStatus, DriftEvent
 
 if TYPE_CHECKING:
@@ -109,24 +109,19 @@ async def preflight_check(
     deadline = loop.time() + timeout_s - reserve
     check_id = f"preflight-{uuid.uuid4().hex[:16]}"
     requested_at = now()
-    outcomes = await fetch_fleet_configs(
-        list(device_ids),
+    # the analysis runs off the event loop, so a serving API keeps answering meanwhile
+    results = await fetch_and_analyze(
+        device_ids,
+        devices,
         client,
-        resolve=devices.__getitem__,
-        batch_size=batch_size,
-        now=now,
-        deadline=deadline,
-    )
-    # CPU-bound: off the event loop, so a serving API keeps answering meanwhile.
-    results = await asyncio.to_thread(
-        analyze_outcomes,
-        outcomes,
-        devices=devices,
         audit_id=check_id,
         requested_at=requested_at,
         intended=intended,
         registry=registry,
         rules=rules,
+        batch_size=batch_size,
+        now=now,
+        deadline=deadline,
     )
     return PreflightReport(
         check_id=check_id,

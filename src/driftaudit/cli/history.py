@@ -80,6 +80,20 @@ def _print_json(rows: object) -> None:
     typer.echo(json.dumps(rows, default=_json_default, indent=2))
 
 
+def _answered(rows: list[dict[str, Any]], as_json: bool, empty: str | None = None) -> bool:
+    """Print ``rows`` as JSON, or the ``empty`` message when there are none; False: a table is to follow.
+
+    Every command answers ``--json`` and an empty history the same way.
+    """
+    if as_json:
+        _print_json(rows)
+        return True
+    if empty is not None and not rows:
+        Console().print(empty, markup=False)
+        return True
+    return False
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -115,13 +129,9 @@ def device(
 ) -> None:
     """One device's audit results, newest first."""
     rows = _with_history(lambda h: h.device_timeline(device_id, limit=limit))
-    if as_json:
-        _print_json(rows)
+    if _answered(rows, as_json, f"no history for device {device_id}"):
         return
     console = Console()
-    if not rows:
-        console.print(f"no history for device {device_id}", markup=False)
-        return
     columns = ("observed_at", "audit_id", "status", "added_count", "removed_count", "reason", "fetch_ms")
     console.print(_table(f"history of {device_id}", rows, columns))
     if diff:
@@ -139,11 +149,7 @@ def fleet(
 ) -> None:
     """The fleet score over time, per tenant and window."""
     rows = _with_history(lambda h: h.score_over_time(tenant, limit=limit))
-    if as_json:
-        _print_json(rows)
-        return
-    if not rows:
-        Console().print("no fleet scores recorded yet", markup=False)
+    if _answered(rows, as_json, "no fleet scores recorded yet"):
         return
     for row in rows:
         row["tenant"] = row["tenant"] or "(fleet)"
@@ -158,8 +164,7 @@ def sections(
 ) -> None:
     """The config sections that drift on the most devices (last 30 days)."""
     rows = _with_history(lambda h: h.most_drifted_sections(limit=limit))
-    if as_json:
-        _print_json(rows)
+    if _answered(rows, as_json):
         return
     columns = ("section", "devices", "lines", "added", "removed", "last_seen")
     Console().print(_table("most drifted sections", rows, columns))
@@ -169,8 +174,7 @@ def sections(
 def unreachable(as_json: JsonOption = False) -> None:
     """Devices whose latest result is unreachable, and since when."""
     rows = _with_history(lambda h: h.unreachable_devices())
-    if as_json:
-        _print_json(rows)
+    if _answered(rows, as_json):
         return
     columns = ("device_id", "tenant", "site", "platform", "reason", "unreachable_since", "observed_at")
     Console().print(_table("unreachable devices", rows, columns))
@@ -217,11 +221,7 @@ def features(
                 row[by] = row.pop("value") or "(none)"
             else:
                 row.pop("value", None)
-    if as_json:
-        _print_json(rows)
-        return
-    if not rows:
-        Console().print("no feature results recorded yet (is DRIFTAUDIT_RULES_PATH set?)", markup=False)
+    if _answered(rows, as_json, "no feature results recorded yet (is DRIFTAUDIT_RULES_PATH set?)"):
         return
     Console().print(_table(title, rows, columns))
 

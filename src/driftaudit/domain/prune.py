@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from driftaudit.domain.sections import _BANNER, _EOS_BANNER_END, _EXIT, SectionRules, _banner_delimiter
+from driftaudit.domain.sections import _BANNER, _EXIT, SectionRules, _is_annotation, banner_close
 
 __all__ = ["differ_only_in_comments", "prune_shared_blocks", "shared_line_affixes"]
 
@@ -139,9 +139,7 @@ def _blocks(text: str, leaders: str) -> list[tuple[str | None, str]]:
         raw = lines[index].rstrip()
         index += 1
         stripped = raw.lstrip()
-        if not stripped or stripped[0] in leaders:
-            continue
-        if stripped.startswith("exit") and _EXIT.fullmatch(stripped):
+        if _is_annotation(stripped, leaders):
             continue
         if len(raw) != len(stripped):
             current.append(raw)
@@ -163,16 +161,8 @@ def _blocks(text: str, leaders: str) -> list[tuple[str | None, str]]:
 
 def _banner_end(lines: list[str], index: int, rest: str | None) -> int:
     """The index after a banner body (its delimiter line included), as the parser reads it."""
-    delimiter = _banner_delimiter(rest)
-    if delimiter == "" or (
-        delimiter is not None and rest is not None and delimiter in rest[len(delimiter) :]
-    ):
-        return index
-    for probe in range(index, len(lines)):
-        body = lines[probe].rstrip()
-        if (delimiter is None and body.strip() == _EOS_BANNER_END) or (delimiter and delimiter in body):
-            return probe + 1
-    return index
+    close = banner_close(lines, index, rest)
+    return index if close is None else close[0] + 1
 
 
 def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tuple[str, str]:

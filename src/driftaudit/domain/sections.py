@@ -256,9 +256,7 @@ def parse_indented(text: str, comment_leaders: str = "!") -> list[SectionNode]:
         raw = lines[index].rstrip()
         index += 1
         stripped = raw.lstrip()
-        if not stripped or stripped[0] in comment_leaders:
-            continue
-        if stripped.startswith("exit") and _EXIT.fullmatch(stripped):
+        if _is_annotation(stripped, comment_leaders):
             continue
         indent = len(raw) - len(stripped)
         if indent == 0 and stripped == "end":
@@ -280,26 +278,44 @@ def _read_banner(lines: list[str], index: int, node: SectionNode, rest: str | No
     A body whose end never comes is not a banner body: nothing is consumed, so
     the lines after it are still read as configuration.
     """
+    close = banner_close(lines, index, rest)
+    if close is None:
+        return index
+    probe, last = close
+    node.children.extend(SectionNode(line.rstrip()) for line in lines[index:probe])
+    if last.strip():
+        node.children.append(SectionNode(last))
+    return probe + 1
+
+
+def banner_close(lines: list[str], index: int, rest: str | None) -> tuple[int, str] | None:
+    """Where the banner body from ``lines[index]`` ends: (closing index, its text before the delimiter).
+
+    None when there is no body to read: the banner is not delimited, fits on its
+    own line (`banner motd ^Chello^C`), or its end never comes. The indented
+    parser and the block pruner both read banners through this, so they agree
+    on where a banner ends.
+    """
     delimiter = _banner_delimiter(rest)
     if delimiter == "" or (
         delimiter is not None and rest is not None and delimiter in rest[len(delimiter) :]
     ):
-        return index  # not delimited, or single-line: `banner motd ^Chello^C`
+        return None
     for probe in range(index, len(lines)):
         body = lines[probe].rstrip()
         if delimiter is None:
-            if body.strip() != _EOS_BANNER_END:
-                continue
-            last = ""
+            if body.strip() == _EOS_BANNER_END:
+                return probe, ""
         elif delimiter in body:
-            last = body.split(delimiter, 1)[0]
-        else:
-            continue
-        node.children.extend(SectionNode(line.rstrip()) for line in lines[index:probe])
-        if last.strip():
-            node.children.append(SectionNode(last))
-        return probe + 1
-    return index
+            return probe, body.split(delimiter, 1)[0]
+    return None
+
+
+def _is_annotation(stripped: str, comment_leaders: str) -> bool:
+    """Whether a stripped line is blank, a comment or an ``exit``: structure, never configuration."""
+    if not stripped or stripped[0] in comment_leaders:
+        return True
+    return stripped.startswith("exit") and _EXIT.fullmatch(stripped) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,16 +333,7 @@ class DeviceSimulator:
             self.host,
             self._want_ssh,
             server_host_keys=[self.host_key],
-            server_factory=lambda: _SSHServer(self),
-            process_factory=self._serve_process,
-            encoding=None,
-            line_editor=False,
-            allow_pty=True,
-            agent_forwarding=False,
-            x11_forwarding=False,
-            sftp_factory=None,
-            allow_scp=False,
-            login_timeout=30,
+            **self._server_options(),
         )
         self.ssh_port = self._ssh.sockets[0].getsockname()[1]
         await self._start_own_ports()
@@ -352,6 +343,21 @@ class DeviceSimulator:
         self._refuser = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._refuser.bind((self.host, 0))
         self.refused_port = self._refuser.getsockname()[1]
+
+    def _server_options(self) -> dict[str, Any]:
+        """The ``asyncssh.listen`` options every simulated SSH port shares (only host keys differ)."""
+        return {
+            "server_factory": lambda: _SSHServer(self),
+            "process_factory": self._serve_process,
+            "encoding": None,
+            "line_editor": False,
+            "allow_pty": True,
+            "agent_forwarding": False,
+            "x11_forwarding": False,
+            "sftp_factory": None,
+            "allow_scp": False,
+            "login_timeout": 30,
+        }
 
     async def _start_own_ports(self) -> None:
         """Bind a port per device that has its own, relayed with the device's round-trip time."""
@@ -366,16 +372,7 @@ class DeviceSimulator:
                 self.host,
                 0,
                 server_host_keys=[keypair],
-                server_factory=lambda: _SSHServer(self),
-                process_factory=self._serve_process,
-                encoding=None,
-                line_editor=False,
-                allow_pty=True,
-                agent_forwarding=False,
-                x11_forwarding=False,
-                sftp_factory=None,
-                allow_scp=False,
-                login_timeout=30,
+                **self._server_options(),
                 **_LEGACY_ALGS,
             )
             legacy_port = self._legacy.sockets[0].getsockname()[1]

@@ -18,10 +18,12 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from types import TracebackType
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic import BaseModel
 
 from driftaudit.domain.errors import ConfigurationError, DriftAuditError, InputError
 from driftaudit.domain.models import AuditRequest, AuditStatus, DeadLetter, DriftEvent
@@ -369,17 +371,11 @@ class AuditClient:
 
     @staticmethod
     def _status(value: bytes | None) -> AuditStatus | None:
-        try:
-            return AuditStatus.model_validate_json(value or b"")
-        except ValueError:
-            return None
+        return _parsed(AuditStatus, value)
 
     @staticmethod
     def _event(value: bytes | None) -> DriftEvent | None:
-        try:
-            return DriftEvent.model_validate_json(value or b"")
-        except ValueError:
-            return None
+        return _parsed(DriftEvent, value)
 
     @staticmethod
     def _check_rejected(audit_key: bytes, value: bytes | None) -> None:
@@ -390,3 +386,14 @@ class AuditClient:
         key = base64.b64decode(letter.key_b64) if letter.key_b64 else b""
         if letter.stage == "split" and key == audit_key:
             raise AuditRejectedError(f"audit request rejected: {letter.reason}")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _parsed(model: type[_M], value: bytes | None) -> _M | None:
+    """``value`` as a ``model``, or None when it is not one (a follower skips what it cannot read)."""
+    try:
+        return model.model_validate_json(value or b"")
+    except ValueError:
+        return None

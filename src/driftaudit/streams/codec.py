@@ -3,21 +3,20 @@
 Agents call :func:`decode` on each message; whatever is wrong with it (too big,
 not JSON, not the schema) comes back as one typed error with a short reason
 that never quotes the payload (it may hold secrets), and the agent turns that
-into a :class:`~driftaudit.domain.models.DeadLetter` with :func:`dead_letter`.
+into a :class:`~driftaudit.domain.models.DeadLetter` with
+:func:`driftaudit.streams.fitting.bounded_dead_letter`.
 """
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from driftaudit.domain.errors import InputError
-from driftaudit.domain.models import DATETIME_ERROR, DeadLetter
+from driftaudit.domain.models import DATETIME_ERROR
 
-__all__ = ["decode", "dead_letter", "encode", "to_bytes"]
+__all__ = ["decode", "encode", "to_bytes"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,24 +70,3 @@ def decode(model: type[M], payload: bytes | str | None, *, max_bytes: int) -> M:
 def encode(value: BaseModel) -> bytes:
     """The JSON bytes of a wire model."""
     return value.model_dump_json().encode()
-
-
-def dead_letter(
-    *,
-    stage: str,
-    reason: str,
-    topic: str,
-    key: bytes | str | None,
-    payload: bytes | str | None,
-    received_at: datetime,
-) -> DeadLetter:
-    """A dead letter keeping the original key and payload, base64-encoded."""
-    raw_key = to_bytes(key) if key is not None else None
-    return DeadLetter(
-        stage=stage,
-        reason=reason,
-        topic=topic,
-        key_b64=base64.b64encode(raw_key).decode() if raw_key is not None else None,
-        payload_b64=base64.b64encode(to_bytes(payload)).decode(),
-        received_at=received_at,
-    )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +33,7 @@ import faust
 from faust.web import Request, Response, View
 
 from driftaudit.domain.errors import HistoryError, StoreLockedError, StoreUnavailableError
+from driftaudit.domain.ports import FeatureHistoryReader, HistoryReader
 from driftaudit.streams.worker_web import bearer_refusal
 
 __all__ = ["HistoryQueries", "register_history_views"]
@@ -41,20 +42,11 @@ _MAX_LIMIT = 10_000
 
 
 @runtime_checkable
-class HistoryQueries(Protocol):
-    """The read side of the store the views serve (``ClickHouseHistory``)."""
+class HistoryQueries(HistoryReader, FeatureHistoryReader, Protocol):
+    """The read side of the store the views serve (``ClickHouseHistory``).
 
-    def device_timeline(self, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """One device's results, newest first."""
-        ...
-
-    def latest_status(self) -> list[dict[str, Any]]:
-        """The newest result of every device."""
-        ...
-
-    def score_over_time(self, tenant: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        """Fleet scores, oldest first."""
-        ...
+    The ports' readers plus the dashboard queries only the store answers.
+    """
 
     def most_drifted_sections(self, limit: int = 20, since: datetime | None = None) -> list[dict[str, Any]]:
         """Config sections with drift on the most devices."""
@@ -70,18 +62,6 @@ class HistoryQueries(Protocol):
 
     def audit_run(self, audit_id: str) -> dict[str, Any] | None:
         """One recorded audit run, or None."""
-        ...
-
-    def feature_matrix(
-        self, dimension: str | None = None, tenants: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
-        """Per compliance feature (and dimension value): status counts and score."""
-        ...
-
-    def feature_trend(
-        self, feature: str | None = None, *, days: int = 30, tenants: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
-        """Per compliance feature and day: status counts and score."""
         ...
 
 

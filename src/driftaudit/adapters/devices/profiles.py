@@ -15,7 +15,7 @@ happens to end in ``#`` in the middle of the output cannot end the read early.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from driftaudit.domain.models import Platform
@@ -123,6 +123,21 @@ class PlatformProfile:
     config_shape: re.Pattern[str] = _IOS_SHAPE
 
 
+#: Junos in braces; the ``set`` form is the same CLI with ``| display set``
+_JUNOS = PlatformProfile(
+    platform=Platform.JUNOS,
+    show_config="show configuration | no-more",
+    exec_command="show configuration | no-more",
+    paging_off=("set cli screen-length 0", "set cli screen-width 511"),
+    prompt=_JUNOS_PROMPT,
+    more=_JUNOS_MORE,
+    supports_exec=True,
+    rest_style=RestStyle.JUNOS,
+    unprivileged=None,
+    errors=_JUNOS_ERRORS,
+    config_shape=_JUNOS_SHAPE,
+)
+
 PROFILES: dict[Platform, PlatformProfile] = {
     Platform.IOS: PlatformProfile(
         platform=Platform.IOS,
@@ -167,30 +182,12 @@ PROFILES: dict[Platform, PlatformProfile] = {
         rest_style=RestStyle.EAPI,
         config_shape=_EOS_SHAPE,
     ),
-    Platform.JUNOS: PlatformProfile(
-        platform=Platform.JUNOS,
-        show_config="show configuration | no-more",
-        exec_command="show configuration | no-more",
-        paging_off=("set cli screen-length 0", "set cli screen-width 511"),
-        prompt=_JUNOS_PROMPT,
-        more=_JUNOS_MORE,
-        supports_exec=True,
-        rest_style=RestStyle.JUNOS,
-        unprivileged=None,
-        errors=_JUNOS_ERRORS,
-        config_shape=_JUNOS_SHAPE,
-    ),
-    Platform.JUNOS_SET: PlatformProfile(
+    Platform.JUNOS: _JUNOS,
+    Platform.JUNOS_SET: replace(
+        _JUNOS,
         platform=Platform.JUNOS_SET,
         show_config="show configuration | display set | no-more",
         exec_command="show configuration | display set | no-more",
-        paging_off=("set cli screen-length 0", "set cli screen-width 511"),
-        prompt=_JUNOS_PROMPT,
-        more=_JUNOS_MORE,
-        supports_exec=True,
-        rest_style=RestStyle.JUNOS,
-        unprivileged=None,
-        errors=_JUNOS_ERRORS,
         config_shape=_JUNOS_SET_SHAPE,
     ),
     Platform.ASA: PlatformProfile(

@@ -220,10 +220,6 @@ class AuthManager:
             del self._tokens[tenant_id]
         return (await self._join_flight(tenant)).value.get_secret_value()
 
-    def invalidate(self, tenant_id: str) -> None:
-        """Forget the cached token, so the next ``get_token`` obtains a new one."""
-        self._tokens.pop(tenant_id, None)
-
     async def aclose(self) -> None:
         """Cancel token requests in progress and close the HTTP pools."""
         flights = list(self._flights.values())
