@@ -123,19 +123,21 @@ def _pieces(text: str, splitter: re.Pattern[str]) -> list[str]:
     """
     if not (text.startswith("banner ") or "\nbanner " in text):
         return splitter.split(text)
+    split = splitter.split(text)
     pieces: list[str] = []
-    start = 0  # where the current piece begins
-    hold = 0  # no cut before this offset (the end of a banner body)
-    for cut in splitter.finditer(text):
-        if cut.start() < hold:
-            continue
-        if hold <= start:
-            hold = _banner_stop(text, start)
-            if cut.start() < hold:
-                continue
-        pieces.append(text[start : cut.start()])
-        start = cut.end()
-    pieces.append(text[start:])
+    start = 0  # the offset of split[index] in text (pieces are joined by one line break)
+    index, count = 0, len(split)
+    while index < count:
+        piece = split[index]
+        hold = _banner_stop(text, start) if piece.startswith("banner ") else 0
+        index += 1
+        stop = start + len(piece)  # the offset of the line break after this piece
+        while stop < hold and index < count:  # the body goes on: the next piece belongs to it
+            piece = f"{piece}\n{split[index]}"
+            stop += len(split[index]) + 1
+            index += 1
+        pieces.append(piece)
+        start = stop + 1
     return pieces
 
 
