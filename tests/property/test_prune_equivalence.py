@@ -23,7 +23,17 @@ RULES = rules_for(Platform.IOS)
 HEADS = ["interface Gi1", "interface Gi2", "router bgp 1", "line vty 0 4", "ip access-list extended A"]
 CHILDREN = [" shutdown", " description x", " permit ip any any", " deny ip any any", "  nested", " !"]
 FLAT = ["access-list 1 permit any", "access-list 1 deny any", "hostname r1", "!", "", "end", "exit"]
-BANNERS = ["banner motd ^C\nhello\n!\nworld\n^C", "banner login ^Cone line^C"]
+BANNERS = [
+    "banner motd ^C\nhello\n!\nworld\n^C",
+    "banner login ^Cone line^C",
+    # bodies whose lines look like heads of real blocks, an EOS body, text after the delimiter,
+    # a body whose end never comes (its lines are configuration then), indented lines after a body
+    "banner exec ^C\nhostname r1\ninterface Gi1\n shutdown\n^C",
+    "banner motd\nrouter bgp 1\nEOF",
+    "banner login #\ninterface Gi2\nbye# trailing",
+    "banner incoming %\ninterface Gi1",
+    "banner motd ^C\nline vty 0 4\n^C\n description x",
+]
 
 block = st.one_of(
     st.builds(

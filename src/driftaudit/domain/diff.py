@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from driftaudit.domain.masking import CompiledPatterns, mask_with_counts
+from driftaudit.domain.masking import CompiledPatterns, GrammarMemo, mask_with_counts
 from driftaudit.domain.models import ChangeType, DriftLine, DriftReport, Platform
 from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks
 from driftaudit.domain.sections import (
@@ -80,8 +80,12 @@ def calculate_diff(
         compliant), the sha256 of each masked text, and how many spans each
         pattern masked in the device's config.
     """
-    masked_actual, counts = mask_with_counts(actual, patterns)
-    masked_intended = masked_actual if intended == actual else mask_with_counts(intended, patterns)[0]
+    memo: GrammarMemo = {}  # this comparison's only: the lines both texts share are masked once
+    masked_actual, counts = mask_with_counts(actual, patterns, memo=memo)
+    if intended == actual:
+        masked_intended = masked_actual
+    else:
+        masked_intended = mask_with_counts(intended, patterns, memo=memo)[0]
     return compare_masked(
         masked_actual,
         masked_intended,

@@ -50,6 +50,7 @@ from driftaudit.domain.secrets_grammar import SecretGrammar, grammar_for
 
 __all__ = [
     "GRAMMAR_RULE",
+    "GrammarMemo",
     "TOKEN_PATTERN",
     "CompiledPatterns",
     "MaskingRegistry",
@@ -239,21 +240,60 @@ def _replacement(rule: _Rule, value: str, key: bytes, before: str) -> str:
     return _fingerprint(value, key, type7=_TYPE7_MARKER.search(before) is not None)
 
 
-def _apply_grammar(text: str, grammar: SecretGrammar | None, key: bytes, counts: dict[str, int]) -> str:
-    """Fingerprint every value the vendor grammar finds (type 7 values decoded first)."""
+#: per line, its masked text and how many values the grammar masked in it
+GrammarMemo = dict[str, tuple[str, int]]
+
+
+def _apply_grammar(
+    text: str,
+    grammar: SecretGrammar | None,
+    key: bytes,
+    counts: dict[str, int],
+    memo: GrammarMemo | None = None,
+) -> str:
+    """Fingerprint every value the vendor grammar finds (type 7 values decoded first).
+
+    The grammar reads one line at a time, so a line masks the same wherever it
+    stands: ``memo`` (one comparison's, shared by its two texts) lets a line
+    both texts hold be masked once.
+    """
     if grammar is None:
         return text
     pieces: list[str] = []
     position = 0
-    for span in grammar.spans(text):
+    found = 0
+    for start, end in grammar.lines(text):
+        line = text[start:end]
+        done = memo.get(line) if memo is not None else None
+        if done is None:
+            done = _mask_line(grammar, text, start, end, key)
+            if memo is not None:
+                memo[line] = done
+        masked, count = done
+        if count:
+            pieces.append(text[position:start])
+            pieces.append(masked)
+            position = end
+            found += count
+    if not found:
+        return text
+    pieces.append(text[position:])
+    counts[GRAMMAR_RULE] = counts.get(GRAMMAR_RULE, 0) + found
+    return "".join(pieces)
+
+
+def _mask_line(grammar: SecretGrammar, text: str, start: int, end: int, key: bytes) -> tuple[str, int]:
+    """The line ``text[start:end]`` with the grammar's values fingerprinted, and how many there were."""
+    pieces: list[str] = []
+    position = start
+    for span in grammar.line_spans(text, start, end):
         pieces.append(text[position : span.start])
         pieces.append(_fingerprint(text[span.start : span.end], key, type7=span.type7))
         position = span.end
     if not pieces:
-        return text
-    pieces.append(text[position:])
-    counts[GRAMMAR_RULE] = counts.get(GRAMMAR_RULE, 0) + len(pieces) // 2
-    return "".join(pieces)
+        return text[start:end], 0
+    pieces.append(text[position:end])
+    return "".join(pieces), len(pieces) // 2
 
 
 def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
@@ -290,10 +330,16 @@ def _apply_phase(
     return text
 
 
-def mask_with_counts(content: str, patterns: CompiledPatterns) -> tuple[str, dict[str, int]]:
-    """Mask secrets, then volatile values; also return how many spans each pattern masked."""
+def mask_with_counts(
+    content: str, patterns: CompiledPatterns, *, memo: GrammarMemo | None = None
+) -> tuple[str, dict[str, int]]:
+    """Mask secrets, then volatile values; also return how many spans each pattern masked.
+
+    ``memo`` (a fresh dict per comparison, passed to the masking of both its
+    texts) lets the grammar mask each distinct secret line once.
+    """
     counts: dict[str, int] = {}
-    text = _redact(content, patterns, counts)
+    text = _redact(content, patterns, counts, memo)
     text = _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts)
     return text, counts
 
@@ -308,7 +354,9 @@ def redact_secrets(content: str, patterns: CompiledPatterns) -> str:
     return _redact(content, patterns, {})
 
 
-def _redact(content: str, patterns: CompiledPatterns, counts: dict[str, int]) -> str:
+def _redact(
+    content: str, patterns: CompiledPatterns, counts: dict[str, int], memo: GrammarMemo | None = None
+) -> str:
     """The secret phase: the vendor grammar first, then the secret patterns."""
-    text = _apply_grammar(content, patterns.grammar, patterns.key, counts)
+    text = _apply_grammar(content, patterns.grammar, patterns.key, counts, memo)
     return _apply_phase(text, patterns.secrets, patterns._secret_set, patterns.key, counts)

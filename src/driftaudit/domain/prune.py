@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from driftaudit.domain.sections import _BANNER, _EXIT, SectionRules, _is_annotation, banner_close
+from driftaudit.domain.sections import _BANNER, _EXIT, SectionRules, banner_close
 
 __all__ = ["differ_only_in_comments", "prune_shared_blocks", "shared_line_affixes"]
 
@@ -86,17 +86,15 @@ def shared_line_affixes(first: str, second: str) -> tuple[int, int]:
     return head, (low - cut if cut else 0)
 
 
-def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
+def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]]:
     """The fast split: the raw text cut before each significant line at indentation 0.
 
     Equal chunks have equal significant lines, so comparing raw chunks is a
     safe (if stricter) test; comments and blank lines stay inside the chunk
-    they follow. None when a banner is present: a banner body may hold lines
-    at indentation 0 that are not heads, and :func:`_blocks` reads it exactly.
+    they follow. A delimited banner's body stays whole inside its banner's
+    chunk, however its lines look (see :func:`_pieces`).
     """
-    if text.startswith("banner ") or "\nbanner " in text:
-        return None  # a line starting "banner " always starts a chunk: the same test, without the split
-    pieces = _splitter(leaders).split(text)
+    pieces = _pieces(text, _splitter(leaders))
     heads = [piece.partition("\n")[0].rstrip() for piece in pieces]
     # every chunk after the first starts with a character that is neither blank nor a comment leader
     first = heads[0]
@@ -116,6 +114,53 @@ def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]] | None:
     return merged
 
 
+def _pieces(text: str, splitter: re.Pattern[str]) -> list[str]:
+    """The text split at ``splitter``'s line breaks, except inside a delimited banner's body.
+
+    A banner body may hold lines at indentation 0 that are not heads; where
+    it ends is read exactly as the parser reads it (:func:`banner_close`), and
+    no cut falls before that end. Without a banner this is ``splitter.split``.
+    """
+    if not (text.startswith("banner ") or "\nbanner " in text):
+        return splitter.split(text)
+    split = splitter.split(text)
+    pieces: list[str] = []
+    start = 0  # the offset of split[index] in text (pieces are joined by one line break)
+    index, count = 0, len(split)
+    while index < count:
+        piece = split[index]
+        hold = _banner_stop(text, start) if piece.startswith("banner ") else 0
+        index += 1
+        stop = start + len(piece)  # the offset of the line break after this piece
+        while stop < hold and index < count:  # the body goes on: the next piece belongs to it
+            piece = f"{piece}\n{split[index]}"
+            stop += len(split[index]) + 1
+            index += 1
+        pieces.append(piece)
+        start = stop + 1
+    return pieces
+
+
+def _banner_stop(text: str, start: int) -> int:
+    """The offset of the line break that ends the banner body of the piece at ``start`` (0 if none).
+
+    The parser reads a banner through :func:`banner_close` on ``splitlines``,
+    so the body's end is found the same way.
+    """
+    if not text.startswith("banner ", start):
+        return 0
+    head_end = text.find("\n", start)
+    head = text[start : len(text) if head_end < 0 else head_end].rstrip()
+    banner = _BANNER.match(head)
+    if banner is None:
+        return 0
+    lines = text[start:].splitlines(keepends=True)
+    close = banner_close(lines, 1, banner.group("rest"))
+    if close is None:
+        return 0
+    return start + sum(len(line) for line in lines[: close[0] + 1]) - 1
+
+
 _SPLITTERS: dict[str, re.Pattern[str]] = {}
 
 
@@ -127,52 +172,10 @@ def _splitter(leaders: str) -> re.Pattern[str]:
     return splitter
 
 
-def _blocks(text: str, leaders: str) -> list[tuple[str | None, str]]:
-    """(head, block text) for each top-level block; the head is None for indented lines before any head."""
-    blocks: list[tuple[str | None, list[str]]] = []
-    head: str | None = None
-    current: list[str] = []
-    lines = text.splitlines()
-    index = 0
-    count = len(lines)
-    while index < count:
-        raw = lines[index].rstrip()
-        index += 1
-        stripped = raw.lstrip()
-        if _is_annotation(stripped, leaders):
-            continue
-        if len(raw) != len(stripped):
-            current.append(raw)
-            continue
-        if stripped == "end":
-            continue
-        if current or head is not None:
-            blocks.append((head, current))
-        head, current = stripped, [raw]
-        banner = _BANNER.match(stripped) if stripped.startswith("banner ") else None
-        if banner:
-            end = _banner_end(lines, index, banner.group("rest"))
-            current.extend(line.rstrip() for line in lines[index:end])
-            index = end
-    if current or head is not None:
-        blocks.append((head, current))
-    return [(name, "\n".join(body)) for name, body in blocks]
-
-
-def _banner_end(lines: list[str], index: int, rest: str | None) -> int:
-    """The index after a banner body (its delimiter line included), as the parser reads it."""
-    close = banner_close(lines, index, rest)
-    return index if close is None else close[0] + 1
-
-
 def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tuple[str, str]:
     """Both texts without the unordered top-level blocks they share (the rest in document order)."""
     leaders = rules.comment_leaders
-    fast_actual, fast_intended = _chunks(actual, leaders), _chunks(intended, leaders)
-    if fast_actual is not None and fast_intended is not None:
-        blocks_actual, blocks_intended = fast_actual, fast_intended
-    else:
-        blocks_actual, blocks_intended = _blocks(actual, leaders), _blocks(intended, leaders)
+    blocks_actual, blocks_intended = _chunks(actual, leaders), _chunks(intended, leaders)
     heads_actual = Counter(head for head, _ in blocks_actual)
     heads_intended = Counter(head for head, _ in blocks_intended)
     body_intended = {head: body for head, body in blocks_intended}

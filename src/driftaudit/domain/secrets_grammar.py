@@ -198,9 +198,21 @@ class SecretGrammar:
         Values that already are mask tokens, and hash forms (left to the
         ``crypt-hash`` pattern), are not reported.
         """
-        for spans in self._prefilter.spans(text):
-            start, end = spans[0]
+        for start, end in self.lines(text):
             yield from self._line_spans(text, start, end)
+
+    def lines(self, text: str) -> Iterator[tuple[int, int]]:
+        """The (start, end) of every line that may hold a secret, in order (the cheap RE2 prefilter)."""
+        for spans in self._prefilter.spans(text):
+            yield spans[0]
+
+    def line_spans(self, text: str, start: int, end: int) -> Iterator[SecretSpan]:
+        """The secret values in the line ``text[start:end]`` (one of :meth:`lines`), in order.
+
+        They depend on that line's text alone: the same line masks the same
+        wherever it stands.
+        """
+        return self._line_spans(text, start, end)
 
     def _words(self, text: str, start: int, end: int) -> list[_Word]:
         line = text[start:end]
