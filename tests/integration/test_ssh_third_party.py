@@ -20,6 +20,7 @@ from driftaudit.domain.models import Device, Platform
 from driftaudit.domain.normalize import ConfigNormalizer
 from driftaudit.sim.devices import DeviceSimulator
 from driftaudit.sim.fleet import SimFleet, build_fleet
+from tests.plugins.devices import NETMIKO_TYPES, SCRAPLI_DEFINITIONS
 from tests.samples_path import SAMPLES
 
 netmiko = pytest.importorskip("netmiko")
@@ -34,24 +35,6 @@ pytestmark = [
 REGISTRY = MaskingRegistry.builtin(key=b"test-masking-key-0123456789abcdef")
 NORMALIZER = ConfigNormalizer()
 ENABLE = "third-party-enable-71"  # noqa: S105 - a lab secret
-NETMIKO_TYPES = {
-    Platform.IOS: "cisco_ios",
-    Platform.NXOS: "cisco_nxos",
-    Platform.IOSXR: "cisco_xr",
-    Platform.EOS: "arista_eos",
-    Platform.JUNOS: "juniper_junos",
-    Platform.JUNOS_SET: "juniper_junos",
-    Platform.ASA: "cisco_asa",
-}
-SCRAPLI_DEFINITIONS = {
-    Platform.IOS: "cisco_iosxe",
-    Platform.NXOS: "cisco_nxos",
-    Platform.IOSXR: "cisco_iosxr",
-    Platform.EOS: "arista_eos",
-    Platform.JUNOS: "juniper_junos",
-    Platform.JUNOS_SET: "juniper_junos",
-    Platform.ASA: "cisco_asa",
-}
 #: Platforms whose logins can land at user EXEC ('>') and need enable.
 USER_EXEC = (Platform.IOS, Platform.EOS, Platform.ASA, Platform.NXOS)
 

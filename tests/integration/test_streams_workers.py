@@ -13,7 +13,6 @@ of a fresh partition while the group settles must be read, not skipped
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,13 @@ from driftaudit.streams.embedded_broker import free_port
 from tests.plugins.streams import (
     WorkerProcess,
     drift_events,
-    group_members,
     read_topic,
     simulated_fleet,
+    wait_for_group,
     worker_env,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
-
-#: no settling time: the stages read every assigned partition from its committed offset
-_SETTLE_S = 0.0
 
 
 def _client_settings(env: dict[str, str]) -> Settings:
@@ -43,24 +39,6 @@ def _client_settings(env: dict[str, str]) -> Settings:
         topic_prefix=env["DRIFTAUDIT_TOPIC_PREFIX"],
         topic_partitions=int(env["DRIFTAUDIT_TOPIC_PARTITIONS"]),
     )
-
-
-async def _wait_for_group(bootstrap: str, group: str, members: int, workers: list[WorkerProcess]) -> None:
-    deadline = time.monotonic() + 90
-    state = ("", 0)
-    while time.monotonic() < deadline:
-        for worker in workers:
-            assert worker.alive, f"worker died:\n{worker.log()}"
-        try:
-            state = await group_members(bootstrap, group)
-        except Exception:  # the group does not exist before the first join
-            state = ("", 0)
-        if state == ("Stable", members):
-            await asyncio.sleep(_SETTLE_S)
-            if await group_members(bootstrap, group) == ("Stable", members):
-                return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"group {group} never became stable with {members} members: {state}")
 
 
 def _history_rows(path: Path, audit_id: str, device_ids: list[str]) -> dict[str, list[dict]]:
@@ -88,7 +66,7 @@ async def test_two_workers_in_one_group_share_the_partitions(
             worker = WorkerProcess(env, tmp_path / f"worker-{index}.log", web_port=free_port())
             worker_processes.append(worker.start())
         record_group = f"{kafka_namespace.app_id}.record"
-        await _wait_for_group(kafka_broker.bootstrap, record_group, 2, worker_processes)
+        await wait_for_group(kafka_broker.bootstrap, record_group, 2, worker_processes)
 
         request = request_for(requested_by="two workers")
         ids = [d.device_id for d in fleet.devices]
@@ -119,7 +97,7 @@ async def test_a_worker_killed_mid_audit_is_replaced_and_nothing_is_lost(
         await ensure_topics(client_settings)
         first = WorkerProcess(env, tmp_path / "worker-1.log", web_port=free_port())
         worker_processes.append(first.start())
-        await _wait_for_group(kafka_broker.bootstrap, f"{kafka_namespace.app_id}.fetch", 1, worker_processes)
+        await wait_for_group(kafka_broker.bootstrap, f"{kafka_namespace.app_id}.fetch", 1, worker_processes)
 
         request = request_for(requested_by="kill test")
         ids = [d.device_id for d in fleet.devices]

@@ -31,7 +31,7 @@ from driftaudit.settings import Settings
 from driftaudit.streams.client import AuditClient, ensure_topics
 from driftaudit.streams.embedded_broker import free_port
 from tests.plugins.history import make_event
-from tests.plugins.streams import WorkerProcess, group_members, simulated_fleet, worker_env
+from tests.plugins.streams import WorkerProcess, simulated_fleet, wait_for_group, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 
@@ -42,22 +42,6 @@ def _client_settings(env: dict[str, str]) -> Settings:
         topic_prefix=env["DRIFTAUDIT_TOPIC_PREFIX"],
         topic_partitions=int(env["DRIFTAUDIT_TOPIC_PARTITIONS"]),
     )
-
-
-async def _wait_for_members(bootstrap: str, group: str, members: int, workers: list[WorkerProcess]) -> None:
-    deadline = time.monotonic() + 90
-    state = ("", 0)
-    while time.monotonic() < deadline:
-        for worker in workers:
-            assert worker.alive, f"worker died:\n{worker.log()}"
-        try:
-            state = await group_members(bootstrap, group)
-        except Exception:  # noqa: BLE001 - the group does not exist before the first join
-            state = ("", 0)
-        if state == ("Stable", members):
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"group {group} never became stable with {members} members: {state}")
 
 
 async def test_a_worker_starts_with_the_store_down_and_writes_history_once_it_is_back(
@@ -71,7 +55,7 @@ async def test_a_worker_starts_with_the_store_down_and_writes_history_once_it_is
         await ensure_topics(client_settings)
         worker = WorkerProcess(env, tmp_path / "worker.log", web_port=free_port())
         worker_processes.append(worker.start())
-        await _wait_for_members(kafka_broker.bootstrap, kafka_namespace.app_id, 1, worker_processes)
+        await wait_for_group(kafka_broker.bootstrap, kafka_namespace.app_id, 1, worker_processes)
         await asyncio.sleep(3.0)  # several connect attempts in the background
         assert worker.alive, worker.log()
 
@@ -175,7 +159,7 @@ async def test_two_workers_on_one_host_both_run_and_history_is_read_through_the_
         worker_processes.append(second.start())
         second_url = await _web_url(second)
         assert first_url != second_url
-        await _wait_for_members(kafka_broker.bootstrap, kafka_namespace.app_id, 2, worker_processes)
+        await wait_for_group(kafka_broker.bootstrap, kafka_namespace.app_id, 2, worker_processes)
 
         for url in (first_url, second_url):
             assert (await _get(f"{url}/fleet/score")).status_code == 401
@@ -251,7 +235,7 @@ async def test_worker_logs_one_line_per_audit_and_never_a_payload_or_secret(
         await ensure_topics(client_settings)
         worker = WorkerProcess(env, tmp_path / "worker.log", web_port=free_port(), loglevel=loglevel)
         worker_processes.append(worker.start())
-        await _wait_for_members(kafka_broker.bootstrap, kafka_namespace.app_id, 1, worker_processes)
+        await wait_for_group(kafka_broker.bootstrap, kafka_namespace.app_id, 1, worker_processes)
         marker = f"payload-marker-{kafka_namespace.app_id}"
         request = request_for(requested_by=marker)
         ids = [d.device_id for d in fleet.devices]

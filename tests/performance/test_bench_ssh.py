@@ -22,6 +22,7 @@ from driftaudit.domain.models import ConfigResult, Credential, Device, Platform
 from driftaudit.settings import Settings
 from driftaudit.sim.fleet import SimCredentialSource, build_fleet
 from tests.performance.sim_process import RemoteFleet, simulated_fleet_process
+from tests.plugins.devices import NETMIKO_TYPES, SCRAPLI_DEFINITIONS
 from tests.samples_path import SAMPLES
 
 pytestmark = [pytest.mark.bench, pytest.mark.integration]
@@ -96,24 +97,6 @@ SCRAPLI_IN_FLIGHT = 100
 #: command: an exec request answered with the output.
 HANDSHAKE_RTTS = 5
 COMMAND_RTTS = 1
-NETMIKO_TYPES = {
-    Platform.IOS: "cisco_ios",
-    Platform.NXOS: "cisco_nxos",
-    Platform.IOSXR: "cisco_xr",
-    Platform.EOS: "arista_eos",
-    Platform.JUNOS: "juniper_junos",
-    Platform.JUNOS_SET: "juniper_junos",
-    Platform.ASA: "cisco_asa",
-}
-SCRAPLI_DEFINITIONS = {
-    Platform.IOS: "cisco_iosxe",
-    Platform.NXOS: "cisco_nxos",
-    Platform.IOSXR: "cisco_iosxr",
-    Platform.EOS: "arista_eos",
-    Platform.JUNOS: "juniper_junos",
-    Platform.JUNOS_SET: "juniper_junos",
-    Platform.ASA: "cisco_asa",
-}
 
 
 def _show(platform: Platform) -> str:

@@ -27,6 +27,27 @@ FAST_TIMEOUTS = FetchTimeouts(connect=5.0, read=5.0, total=20.0)
 FAULT_TIMEOUTS = FetchTimeouts(connect=1.0, read=0.8, total=6.0)
 
 
+#: netmiko's device_type and scrapli's platform definition for each of our platforms
+NETMIKO_TYPES = {
+    Platform.IOS: "cisco_ios",
+    Platform.NXOS: "cisco_nxos",
+    Platform.IOSXR: "cisco_xr",
+    Platform.EOS: "arista_eos",
+    Platform.JUNOS: "juniper_junos",
+    Platform.JUNOS_SET: "juniper_junos",
+    Platform.ASA: "cisco_asa",
+}
+SCRAPLI_DEFINITIONS = {
+    Platform.IOS: "cisco_iosxe",
+    Platform.NXOS: "cisco_nxos",
+    Platform.IOSXR: "cisco_iosxr",
+    Platform.EOS: "arista_eos",
+    Platform.JUNOS: "juniper_junos",
+    Platform.JUNOS_SET: "juniper_junos",
+    Platform.ASA: "cisco_asa",
+}
+
+
 @dataclass
 class DeviceLab:
     """One running simulator with its fleet and files."""

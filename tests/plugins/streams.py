@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from driftaudit.domain.models import (
 from driftaudit.settings import Settings
 
 __all__ = [
+    "wait_for_group",
     "MemoryHistory",
     "MemoryIntended",
     "MemoryInventory",
@@ -429,3 +431,20 @@ def faust_garbage() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
+
+
+async def wait_for_group(bootstrap: str, group: str, members: int, workers: Sequence[WorkerProcess]) -> None:
+    """Wait (90 s at most) until ``group`` is Stable with ``members`` members; fail if a worker dies."""
+    deadline = time.monotonic() + 90
+    state = ("", 0)
+    while time.monotonic() < deadline:
+        for worker in workers:
+            assert worker.alive, f"worker died:\n{worker.log()}"
+        try:
+            state = await group_members(bootstrap, group)
+        except Exception:  # noqa: BLE001 - the group does not exist before the first join
+            state = ("", 0)
+        if state == ("Stable", members):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"group {group} never became stable with {members} members: {state}")
