@@ -87,20 +87,28 @@ def third_party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThirdParty
         yield ThirdPartyLab(fleet, sim)
 
 
+def _netmiko_fetch(third_party: ThirdPartyLab, device: Device, *, enable: str | None = None) -> str:
+    """The running config through netmiko; with ``enable``, escalated first (and checked)."""
+    with netmiko.ConnectHandler(
+        device_type=NETMIKO_TYPES[device.platform],
+        host=device.host,
+        port=device.port,
+        username="admin",
+        password=third_party.password(device),
+        secret=enable or "",
+    ) as conn:
+        if enable is not None:
+            conn.enable()
+            assert conn.check_enable_mode()
+        return str(conn.send_command(show_command(device.platform)))
+
+
 @pytest.mark.parametrize("platform", list(Platform), ids=lambda p: p.value)
 def test_netmiko_fetches_the_running_config_on_every_platform(
     third_party: ThirdPartyLab, platform: Platform
 ) -> None:
     device = third_party.device(platform, privileged=True)
-    with netmiko.ConnectHandler(
-        device_type=NETMIKO_TYPES[platform],
-        host=device.host,
-        port=device.port,
-        username="admin",
-        password=third_party.password(device),
-    ) as conn:
-        output = conn.send_command(show_command(platform))
-    third_party.assert_compliant(device, output)
+    third_party.assert_compliant(device, _netmiko_fetch(third_party, device))
 
 
 @pytest.mark.parametrize("platform", USER_EXEC, ids=lambda p: p.value)
@@ -108,18 +116,7 @@ def test_netmiko_enables_with_the_secret_on_an_unprivileged_login(
     third_party: ThirdPartyLab, platform: Platform
 ) -> None:
     device = third_party.device(platform, privileged=False)
-    with netmiko.ConnectHandler(
-        device_type=NETMIKO_TYPES[platform],
-        host=device.host,
-        port=device.port,
-        username="admin",
-        password=third_party.password(device),
-        secret=ENABLE,
-    ) as conn:
-        conn.enable()
-        assert conn.check_enable_mode()
-        output = conn.send_command(show_command(platform))
-    third_party.assert_compliant(device, output)
+    third_party.assert_compliant(device, _netmiko_fetch(third_party, device, enable=ENABLE))
 
 
 def _scrapli_fetch(third_party: ThirdPartyLab, device: Device, *, enable: str | None = None) -> str:
