@@ -84,6 +84,20 @@ def _progress(console: Console) -> Progress:
     )
 
 
+#: How long after the audit deadline ``audit --wait`` still waits for the status record.
+STATUS_GRACE_S = 30.0
+
+
+def wait_for_status_s(settings: Settings) -> float:
+    """The default ``--timeout``: past the audit deadline, when the pipeline publishes its status.
+
+    An audit with a silent device gets its status record (naming the missing
+    device) at ``audit_deadline_s``; a client that gives up before that
+    would report a bare timeout instead of the pipeline's own account.
+    """
+    return settings.audit_deadline_s + STATUS_GRACE_S
+
+
 async def audit_via_broker(
     settings: Settings,
     request: AuditRequest,
@@ -187,7 +201,13 @@ def audit(
     platform: Annotated[Platform | None, typer.Option(help="Only devices of this platform.")] = None,
     audit_id: Annotated[str | None, typer.Option(help="Audit id (default: a new random one).")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the audit to the end.")] = True,
-    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for every device.")] = 300.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=1.0,
+            help="Seconds to wait for the audit's status record (default: the audit deadline + 30 s).",
+        ),
+    ] = None,
     no_broker: Annotated[bool, typer.Option("--no-broker", help="Run in process, no Kafka.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     diffs: Annotated[bool, typer.Option(help="Show each device's masked diff.")] = False,
@@ -196,6 +216,8 @@ def audit(
     from driftaudit.cli.render import print_summary, summary_json
 
     settings = Settings()
+    if timeout is None:
+        timeout = wait_for_status_s(settings)
     request = request_for(
         devices=device or (), tenant=tenant, site=site, role=role, platform=platform, audit_id=audit_id
     )
