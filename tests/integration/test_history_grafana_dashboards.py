@@ -192,3 +192,39 @@ def test_sections_panel_counts_only_the_latest_result_of_a_replayed_device(
     start, end = T0 - timedelta(days=1), T0 + timedelta(days=1)
     _, rows = _run(history_store, substitute_variables(expand_macros(sql, start, end), {"tenant": ["acme"]}))
     assert [(row[0], row[1], row[2]) for row in rows] == [("interface Gi0/1", 1, 1)]
+
+
+def test_feature_panels_count_each_devices_newest_audit_like_the_repository(
+    history_store: ClickHouseHistory,
+) -> None:
+    """A feature dropped from the rules stops counting once the device is audited again.
+
+    The table and the bar chart must say what ``driftaudit history features``
+    and ``GET /v1/features`` say: the features of each device's newest audit,
+    not the newest row of every (device, feature) ever seen.
+    """
+    drifted_ntp = FeatureResult(feature="ntp", status=FeatureStatus.DRIFTED, added_count=1)
+    compliant_ntp = FeatureResult(feature="ntp", status=FeatureStatus.COMPLIANT)
+    snmp = FeatureResult(feature="snmp", status=FeatureStatus.DRIFTED, removed_count=2)
+    history_store.write_events(
+        [
+            make_event("f1", "a1", features=(drifted_ntp, snmp)),
+            make_event("f2", "a1", features=(compliant_ntp, snmp)),
+            # the second audit runs rules without snmp: only ntp remains, f1 now compliant
+            make_event("f1", "a2", at=T0 + timedelta(hours=1), features=(compliant_ntp,)),
+        ]
+    )
+    start, end = T0 - timedelta(days=1), T0 + timedelta(days=1)
+
+    def panel_rows(title: str) -> list[tuple[Any, ...]]:
+        (sql,) = [t["rawSql"] for _, p, t in TARGETS if p["title"] == title]
+        return _run(
+            history_store, substitute_variables(expand_macros(sql, start, end), {"tenant": ["acme"]})
+        )[1]
+
+    expected = {row["feature"]: (row["compliant"], row["drifted"]) for row in history_store.feature_matrix()}
+    assert expected == {"ntp": (2, 0), "snmp": (0, 1)}  # f2's audit a1 still has snmp
+    table = {row[0]: (row[1], row[2]) for row in panel_rows("Compliance by feature")}
+    assert table == expected
+    bars = {row[0]: (row[2], row[1]) for row in panel_rows("Non-compliant devices by feature and site")}
+    assert bars == {f"{feature} @ par1": counts for feature, counts in expected.items()}
