@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["LinkTunnel"]
 
@@ -109,14 +109,21 @@ class _DelayedTransport(asyncio.Transport):
         self._timer = None
         now = self._loop.time()
         queue = self._queue
+        due: list[bytes] = []  # what arrives now goes out in one write, as one TCP segment would
         while queue and queue[0][0] <= now:
             _, data, end = queue.popleft()
             if data is not None:
-                self._transport.write(data)
-            elif end == _CLOSE:
+                due.append(data)
+                continue
+            if due:
+                self._transport.write(b"".join(due))
+                due = []
+            if end == _CLOSE:
                 self._transport.close()
             else:
                 self._transport.abort()
+        if due:
+            self._transport.write(b"".join(due))
         if queue:
             self._timer = self._loop.call_at(queue[0][0], self._deliver)
 
@@ -131,8 +138,8 @@ class _LinkedProtocol(asyncio.Protocol):
         self._link: _DelayedTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream server's transport
-        self._link = _DelayedTransport(transport, self._rtt)
+        # A stream server's transport (not always an asyncio.Transport subclass: uvloop's).
+        self._link = _DelayedTransport(cast(asyncio.Transport, transport), self._rtt)
         self._inner.connection_made(self._link)
 
     def data_received(self, data: bytes) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,8 @@ __all__ = ["SSHDeviceAdapter"]
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
+#: How often, at most, the adapter looks whether the known_hosts file changed.
+_KNOWN_HOSTS_RECHECK_S = 1.0
 _TERM_SIZE = (511, 24)
 #: What :meth:`SSHDeviceAdapter._await_prompt` returns at a password question.
 _PASSWORD = "\x00password"
@@ -241,6 +244,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         self._algorithms = algorithms or SSHAlgorithmPolicy()
         self._shell_only: set[str] = set()  # devices whose exec channel did not work
         self._known_hosts_cache: tuple[tuple[str, int, int], asyncssh.SSHKnownHosts] | None = None
+        self._known_hosts_checked = 0.0
         self._max_bytes = max_config_bytes
         if not verify_host_keys:
             log.warning("SSH host key verification is OFF: any host key is accepted (man-in-the-middle risk)")
@@ -397,14 +401,22 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
 
         Passing asyncssh the path would make it read and parse the whole file
         on every connection: with a fleet's worth of entries that is most of
-        the CPU an audit spends.
+        the CPU an audit spends. Whether the file changed is looked at once
+        per :data:`_KNOWN_HOSTS_RECHECK_S` at most, not on every connection
+        (a ``stat`` per connection, 200 at once, held up the event loop at
+        the start of every fleet fetch); an edit takes effect within that.
         """
         if not self._verify:
             return None
+        now = time.monotonic()
+        if self._known_hosts_cache is not None and now < self._known_hosts_checked + _KNOWN_HOSTS_RECHECK_S:
+            return self._known_hosts_cache[1]
+        self._known_hosts_checked = now
         path = self._known_hosts or Path("~/.ssh/known_hosts").expanduser()
         try:
             stat = path.stat()
         except OSError:
+            self._known_hosts_cache = None
             return b""  # no file: trust nothing
         stamp = (str(path), stat.st_mtime_ns, stat.st_size)
         if self._known_hosts_cache is None or self._known_hosts_cache[0] != stamp:
