@@ -17,6 +17,12 @@ send and two task switches for every packet, each way), about a third of
 the simulator's CPU, which on a small machine is CPU taken from the client
 being measured. The round trip is read on every write, so a test can change
 it while connections are open.
+
+The link also counts the round trips a client waited for: every *flight*
+(what the server sent in answer to one message of the client, delivered
+together) is reported to ``flight()``. Writes due within half a round trip of
+the previous delivery belong to the same flight; a flight still in the link
+when the client hangs up was never waited for and is not counted.
 """
 
 from __future__ import annotations
@@ -35,10 +41,14 @@ _CLOSE, _ABORT = b"close", b"abort"
 class _DelayedTransport(asyncio.Transport):
     """A transport whose writes (and close) reach the peer ``rtt()`` seconds later, in order."""
 
-    def __init__(self, transport: asyncio.Transport, rtt: Callable[[], float]) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, rtt: Callable[[], float], flight: Callable[[], None]
+    ) -> None:
         super().__init__()
         self._transport = transport
         self._rtt = rtt
+        self._flight = flight
+        self._delivered_at: float | None = None
         self._loop = asyncio.get_running_loop()
         self._queue: collections.deque[tuple[float, bytes | None, bytes]] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -115,31 +125,47 @@ class _DelayedTransport(asyncio.Transport):
             if data is not None:
                 due.append(data)
                 continue
-            if due:
-                self._transport.write(b"".join(due))
-                due = []
+            self._send(due, now)
+            due = []
             if end == _CLOSE:
                 self._transport.close()
             else:
                 self._transport.abort()
-        if due:
-            self._transport.write(b"".join(due))
+        self._send(due, now)
         if queue:
             self._timer = self._loop.call_at(queue[0][0], self._deliver)
+
+    def _send(self, due: list[bytes], now: float) -> None:
+        if not due:
+            return
+        # Counted before the bytes go out: the client may read the counter
+        # (from another thread) as soon as it has them.
+        rtt = self._rtt()
+        if rtt > 0 and (self._delivered_at is None or now - self._delivered_at >= rtt / 2):
+            self._flight()
+        self._delivered_at = now
+        self._transport.write(b"".join(due))
 
 
 class _LinkedProtocol(asyncio.Protocol):
     """The accepted socket's protocol: hands the server's protocol a delayed transport."""
 
-    def __init__(self, inner: asyncio.Protocol, rtt: Callable[[], float], closed: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        inner: asyncio.Protocol,
+        rtt: Callable[[], float],
+        flight: Callable[[], None],
+        closed: Callable[[], None],
+    ) -> None:
         self._inner = inner
         self._rtt = rtt
+        self._flight = flight
         self._closed = closed
         self._link: _DelayedTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream server's transport (not always an asyncio.Transport subclass: uvloop's).
-        self._link = _DelayedTransport(cast(asyncio.Transport, transport), self._rtt)
+        self._link = _DelayedTransport(cast(asyncio.Transport, transport), self._rtt, self._flight)
         self._inner.connection_made(self._link)
 
     def data_received(self, data: bytes) -> None:
@@ -197,6 +223,8 @@ class LinkTunnel:
         opened: Called with the key and the server's protocol of each new
             connection, before any byte is exchanged.
         closed: Called with the same protocol when the connection is gone.
+        flight: Called with the key for every round trip a client waited for
+            (a flight of the server's answers delivered; only while ``rtt`` > 0).
     """
 
     def __init__(
@@ -206,11 +234,13 @@ class LinkTunnel:
         rtt: Callable[[str], float],
         opened: Callable[[str, asyncio.Protocol], None],
         closed: Callable[[asyncio.Protocol], None],
+        flight: Callable[[str], None] = lambda key: None,
     ) -> None:
         self._keys = list(keys)
         self._rtt = rtt
         self._opened = opened
         self._closed = closed
+        self._flight = flight
         self.ports: dict[str, int] = {}
 
     async def create_server(
@@ -231,9 +261,12 @@ class LinkTunnel:
         def rtt() -> float:
             return self._rtt(key)
 
+        def flight() -> None:
+            self._flight(key)
+
         def protocol() -> asyncio.Protocol:
             inner: asyncio.Protocol = session_factory("", 0)
             self._opened(key, inner)
-            return _LinkedProtocol(inner, rtt, lambda: self._closed(inner))
+            return _LinkedProtocol(inner, rtt, flight, lambda: self._closed(inner))
 
         return protocol
