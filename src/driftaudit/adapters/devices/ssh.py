@@ -137,15 +137,18 @@ class _PipelinedPtyProcess(asyncssh.SSHClientProcess[bytes]):
         super().connection_made(chan)
         make_request = getattr(chan, "_make_request", None)
         send_request = getattr(chan, "_send_request", None)
-        waiters = getattr(chan, "_request_waiters", None)
-        if make_request is None or send_request is None or not isinstance(waiters, list):
+        if (
+            make_request is None
+            or send_request is None
+            or not isinstance(getattr(chan, "_request_waiters", None), list)
+        ):
             return
         pending: list[asyncio.Future[bool]] = []
 
         async def pipelined(request: bytes, *args: bytes) -> bool | None:
             if request == b"pty-req" and not pending:
                 waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-                waiters.append(waiter)  # answers come in request order
+                chan._request_waiters.append(waiter)  # noqa: SLF001 - answers come in request order
                 send_request(request, *args, want_reply=True)
                 pending.append(waiter)
                 return True
