@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import resource
@@ -49,6 +50,11 @@ def _serve(conn: Connection, n: int, seed: int, latency_s: float, platforms: lis
 
     chosen = [Platform(p) for p in platforms] if platforms else None
     fleet = build_fleet(n, seed=seed, samples=SAMPLES, own_ports=True, latency_s=latency_s, platforms=chosen)
+    # The fleet (sample texts, renderers) lives as long as the process: out of
+    # the collector's sight, a full collection in the middle of a fetch does
+    # not stall every device's answers at once.
+    gc.collect()
+    gc.freeze()
 
     async def main() -> None:
         async with fleet.running() as sim:

@@ -61,7 +61,7 @@ import asyncssh
 
 from driftaudit.domain.models import Platform
 from driftaudit.sim.cli import Action, Mode, interpret, prompt_for, show_version
-from driftaudit.sim.link import relay
+from driftaudit.sim.link import LinkTunnel
 
 __all__ = ["DeviceCounters", "DeviceSimulator", "Fault", "SimDevice", "SimulatorThread"]
 
@@ -152,7 +152,13 @@ class SimDevice:
 
 @dataclass(slots=True)
 class DeviceCounters:
-    """What one device has seen; ``connections`` counts SSH connections that named it."""
+    """What one device has seen; ``connections`` counts SSH connections that named it.
+
+    ``round_trips`` counts, on a device with its own port and a latency, the
+    round trips its SSH clients waited for (flights of answers its link
+    delivered, the handshake included): how many a fetch costs is a property
+    of the client, which the tests can check without a clock.
+    """
 
     connections: int = 0
     logins: int = 0
@@ -160,6 +166,7 @@ class DeviceCounters:
     commands: int = 0
     fetches: int = 0
     http_requests: int = 0
+    round_trips: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +204,18 @@ _LEGACY_ALGS: dict[str, Any] = {
     "encryption_algs": ["aes128-cbc", "aes256-cbc"],
     "mac_algs": ["hmac-sha1"],
 }
+# What a current IOS-XE, NX-OS, EOS or Junos offers for key exchange: no
+# post-quantum hybrid (asyncssh's own first choice, ML-KEM-768, which no
+# network OS ships yet and which costs both sides more CPU per handshake).
+_MODERN_KEX = [
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group14-sha256",
+]
 _REST_PATHS = {
     Platform.EOS: "/command-api",
     Platform.NXOS: "/ins",
@@ -239,11 +258,9 @@ class DeviceSimulator:
         self._stopped = asyncio.Event()
         self.host_key: asyncssh.SSHKey | None = None
         self.legacy_host_key: asyncssh.SSHKey | None = None
-        self._legacy: asyncssh.SSHAcceptor | None = None
-        self._own_servers: dict[str, asyncio.Server] = {}
+        self._own_acceptors: list[asyncssh.SSHAcceptor] = []
         self._own_ports: dict[str, int] = {}
-        self._link_peers: dict[int, str] = {}
-        self._link_tasks: set[asyncio.Task[Any]] = set()
+        self._linked: dict[object, str] = {}  # server connection -> device id, on a device's own port
         self._conn_devices: dict[asyncssh.SSHServerConnection, SimDevice] = {}
         for device in devices:
             self.add(device)
@@ -357,68 +374,47 @@ class DeviceSimulator:
             "sftp_factory": None,
             "allow_scp": False,
             "login_timeout": 30,
+            "kex_algs": _MODERN_KEX,
         }
 
     async def _start_own_ports(self) -> None:
-        """Bind a port per device that has its own, relayed with the device's round-trip time."""
+        """Bind a port per device that has its own, each connection over a link with its round-trip time."""
         own = [d for d in self._devices.values() if d.own_port or d.legacy_ssh]
-        legacy_port = 0
-        if any(d.legacy_ssh for d in own):
+        modern = [d.device_id for d in own if not d.legacy_ssh]
+        legacy = [d.device_id for d in own if d.legacy_ssh]
+        if modern:
+            assert self.host_key is not None
+            await self._listen_linked(modern, [self.host_key], {})
+        if legacy:
             self.legacy_host_key = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
             # Sign with SHA-1 only ('ssh-rsa'), as an old IOS does: no rsa-sha2-*.
             keypair = asyncssh.load_keypairs([self.legacy_host_key])[0]
             keypair.host_key_algorithms = [b"ssh-rsa"]
-            self._legacy = await asyncssh.listen(
-                self.host,
-                0,
-                server_host_keys=[keypair],
-                **self._server_options(),
-                **_LEGACY_ALGS,
-            )
-            legacy_port = self._legacy.sockets[0].getsockname()[1]
-        for device in own:
-            target = legacy_port if device.legacy_ssh else self.ssh_port
-            server = await asyncio.start_server(self._linker(device, target), self.host, 0)
-            self._own_servers[device.device_id] = server
-            self._own_ports[device.device_id] = server.sockets[0].getsockname()[1]
+            await self._listen_linked(legacy, [keypair], _LEGACY_ALGS)
 
-    def _linker(
-        self, device: SimDevice, target: int
-    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-        async def link(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._link(reader, writer, device, target)
+    async def _listen_linked(self, device_ids: list[str], host_keys: list[Any], algs: dict[str, Any]) -> None:
+        tunnel = LinkTunnel(
+            device_ids,
+            rtt=lambda device_id: self._devices[device_id].latency_s,
+            opened=lambda device_id, conn: self._linked.__setitem__(conn, device_id),
+            closed=self._unlink,
+            flight=self._count_round_trip,
+        )
+        acceptor = await asyncssh.listen(
+            self.host, 0, tunnel=tunnel, server_host_keys=host_keys, **{**self._server_options(), **algs}
+        )
+        self._own_acceptors.append(acceptor)
+        self._own_ports.update(tunnel.ports)
 
-        return link
+    def _count_round_trip(self, device_id: str) -> None:
+        self._counters[device_id].round_trips += 1
 
-    async def _link(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: SimDevice, target: int
-    ) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._link_tasks.add(task)
-        try:
-            await relay(
-                reader,
-                writer,
-                host=self.host,
-                port=target,
-                rtt=lambda: device.latency_s,
-                opened=lambda port: self._link_peers.__setitem__(port, device.device_id),
-                closed=self._unlink,
-            )
-        except asyncio.CancelledError:
-            pass  # the simulator is stopping
-        finally:
-            if task is not None:
-                self._link_tasks.discard(task)
-
-    def _unlink(self, port: int) -> None:
-        self._link_peers.pop(port, None)
+    def _unlink(self, conn: object) -> None:
+        self._linked.pop(conn, None)
 
     def _device_for(self, conn: asyncssh.SSHServerConnection, username: str) -> tuple[SimDevice | None, bool]:
-        """The device a connection is for (by its relay port, else by username) and whether it is relayed."""
-        peer = conn.get_extra_info("peername")
-        device_id = self._link_peers.get(peer[1]) if peer else None
+        """The device a connection is for (by its own port, else by username) and whether it is linked."""
+        device_id = self._linked.get(conn)
         linked = device_id is not None
         device = self._devices.get(device_id) if device_id else self._lookup(username)[1]
         if device is not None:
@@ -428,18 +424,14 @@ class DeviceSimulator:
     async def stop(self) -> None:
         """Close every server and connection."""
         self._stopped.set()
-        for server in self._own_servers.values():
-            server.close()
-        for task in list(self._link_tasks):
-            task.cancel()
-        await asyncio.gather(*self._link_tasks, return_exceptions=True)
-        for server in self._own_servers.values():
-            await server.wait_closed()
-        self._own_servers.clear()
-        if self._legacy is not None:
-            self._legacy.close()
-            await self._legacy.wait_closed()
-            self._legacy = None
+        for acceptor in self._own_acceptors:
+            acceptor.close()
+        for acceptor in self._own_acceptors:
+            await acceptor.wait_closed()
+        self._own_acceptors.clear()
+        for conn in list(self._linked):  # connections still in their handshake, too
+            if isinstance(conn, asyncssh.SSHServerConnection):
+                conn.abort()
         if self._ssh is not None:
             self._ssh.close()
             await self._ssh.wait_closed()
@@ -497,8 +489,7 @@ class DeviceSimulator:
         if device is None:
             process.exit(1)
             return
-        peer = conn.get_extra_info("peername")
-        session = _CliSession(self, device, process, linked=bool(peer) and peer[1] in self._link_peers)
+        session = _CliSession(self, device, process, linked=conn in self._linked)
         try:
             if process.command is not None:
                 await session.exec(process.command)

@@ -108,7 +108,7 @@ class OutputBuffer:
 
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI escape sequences."""
-    return _ANSI.sub("", text)
+    return _ANSI.sub("", text) if "\x1b" in text else text
 
 
 def last_line(text: str) -> str:
@@ -135,7 +135,16 @@ def at_pager(tail: str, profile: PlatformProfile) -> bool:
 
 def strip_pager(text: str) -> str:
     """``text`` without pager prompts and the sequences that erase them."""
+    # Every pager prompt has "More" or "(more": a whole config without one
+    # is not scanned position by position.
+    if "More" not in text and "(more" not in text:
+        return text
     return _PAGER.sub("", text)
+
+
+def _lf_only(text: str) -> str:
+    """``text`` with CR/LF line ends as LF and stray CRs gone."""
+    return _CRLF.sub("\n", text).replace("\r", "") if "\r" in text else text
 
 
 def command_output(raw: str, *, command: str | None, prompt: str | None) -> str:
@@ -146,25 +155,31 @@ def command_output(raw: str, *, command: str | None, prompt: str | None) -> str:
     command, among the first few, and whatever came before it) and a trailing
     prompt line (when it starts with ``prompt``).
     """
-    text = strip_pager(strip_ansi(raw))
-    text = _CRLF.sub("\n", text).replace("\r", "")
-    lines = text.split("\n")
+    text = _lf_only(strip_pager(strip_ansi(raw)))
     if command is not None:
         # The echo is the first line ending with the command; anything before
         # it (a log message the device printed between two fetches) goes too.
+        # Only the first lines are split off: a config is never cut into
+        # lines here just to look at its head and its tail.
         wanted = command.strip()
-        for index, line in enumerate(lines[:_ECHO_SEARCH_LINES]):
+        head = text.split("\n", _ECHO_SEARCH_LINES)
+        offset = 0
+        for line in head[:_ECHO_SEARCH_LINES]:
+            offset += len(line) + 1
             if line.rstrip().endswith(wanted):
-                lines = lines[index + 1 :]
+                text = text[offset:]
                 break
-    if prompt is not None and lines and lines[-1].strip().startswith(prompt.strip()):
-        lines = lines[:-1]
-        if lines and _JUNOS_RE_STATE.match(lines[-1]):
-            lines = lines[:-1]
-    elif lines and lines[-1] == "":
-        lines = lines[:-1]
-    body = "\n".join(lines)
-    return body + "\n" if body else ""
+    # ``rest`` is every line but the last, ``last`` the last (possibly empty) one.
+    rest, newline, last = text.rpartition("\n")
+    if prompt is not None and last.strip().startswith(prompt.strip()):
+        text = rest
+        if newline:
+            before, _, state = rest.rpartition("\n")
+            if _JUNOS_RE_STATE.match(state):
+                text = before
+    elif last == "":
+        text = rest
+    return text + "\n" if text else ""
 
 
 def at_password_prompt(tail: str) -> bool:
@@ -180,8 +195,16 @@ def cli_error(output: str, profile: PlatformProfile) -> str | None:
     Junos ``syntax error, expecting <command>.``), so the operator reads the
     device's own words.
     """
-    lines = [line.strip() for line in output.split("\n") if line.strip()][:_ERROR_SEARCH_LINES]
-    for line in lines:
+    seen = 0
+    start = 0
+    while seen < _ERROR_SEARCH_LINES and start <= len(output):
+        end = output.find("\n", start)
+        end = len(output) if end < 0 else end
+        line = output[start:end].strip()
+        start = end + 1
+        if not line:
+            continue
+        seen += 1
         if profile.errors.match(line):
             return line[:300]
     return None
@@ -194,7 +217,9 @@ def looks_like_config(text: str, profile: PlatformProfile) -> bool:
 
 def count_prompts(text: str, prompt: str) -> int:
     """How many lines of ``text`` start with ``prompt`` (each command's echo follows one)."""
-    clean = _CRLF.sub("\n", strip_pager(strip_ansi(text))).replace("\r", "\n")
+    clean = strip_pager(strip_ansi(text))
+    if "\r" in clean:
+        clean = _CRLF.sub("\n", clean).replace("\r", "\n")
     return sum(1 for line in clean.split("\n") if line.startswith(prompt))
 
 
@@ -208,7 +233,7 @@ def split_outputs(raw: str, commands: tuple[str, ...], prompt: str) -> list[str]
     starts like the prompt never cuts the output. Each part is cleaned like
     :func:`command_output`.
     """
-    text = _CRLF.sub("\n", strip_pager(strip_ansi(raw))).replace("\r", "")
+    text = _lf_only(strip_pager(strip_ansi(raw)))
     parts: list[list[str]] = [[]]
     for line in text.split("\n"):
         following = len(parts)

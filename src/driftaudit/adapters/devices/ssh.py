@@ -37,10 +37,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import asyncssh
 
@@ -87,22 +88,87 @@ __all__ = ["SSHDeviceAdapter"]
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
+#: How often, at most, the adapter looks whether the known_hosts file changed.
+_KNOWN_HOSTS_RECHECK_S = 1.0
 _TERM_SIZE = (511, 24)
 #: What :meth:`SSHDeviceAdapter._await_prompt` returns at a password question.
 _PASSWORD = "\x00password"
 
 
 class _Client(asyncssh.SSHClient):
-    """Remembers its connection, to tell afterwards whether the server spoke SSH at all."""
+    """Remembers its connection, to tell afterwards whether the server spoke SSH at all.
 
-    def __init__(self) -> None:
+    ``first_methods`` are the authentication methods tried first. asyncssh
+    always starts with a ``none`` request, only to learn which methods the
+    server offers: a whole round trip before the password goes out. Where
+    the client knows its methods, it sends the first of them at once (as
+    OpenSSH's and paramiko's password logins do); the server's failure
+    answer, if any, still lists what it offers, and asyncssh goes on from there.
+    """
+
+    def __init__(self, first_methods: tuple[str, ...] = ()) -> None:
         self._conn: asyncssh.SSHClientConnection | None = None
+        self._first_methods = [m.encode() for m in first_methods]
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
         self._conn = conn
+        # asyncssh keeps the methods still to try in ``_auth_methods``, seeded
+        # with ``[b"none"]``; a version without it keeps the probe.
+        if self._first_methods and getattr(conn, "_auth_methods", None) == [b"none"]:
+            conn._auth_methods = list(self._first_methods)  # noqa: SLF001
 
     def spoke_ssh(self) -> bool:
         return self._conn is not None and bool(self._conn.get_extra_info("server_version"))
+
+
+class _PipelinedPtyProcess(asyncssh.SSHClientProcess[bytes]):
+    """A client process whose pty request does not wait for its answer before the shell request.
+
+    asyncssh sends ``pty-req`` and waits for the server's reply before it
+    sends ``shell``: one round trip each. OpenSSH sends both at once and the
+    server answers them in order, so the shell costs one round trip. This
+    session does the same: the pty request goes out with a waiter of its
+    own, asyncssh's shell request follows at once, and the shell counts as
+    started only if both were granted (a refused pty fails the session as
+    before). On an asyncssh without the hooks relied on, nothing changes.
+    """
+
+    def connection_made(self, chan: Any) -> None:
+        super().connection_made(chan)
+        make_request = getattr(chan, "_make_request", None)
+        send_request = getattr(chan, "_send_request", None)
+        if (
+            make_request is None
+            or send_request is None
+            or not isinstance(getattr(chan, "_request_waiters", None), list)
+        ):
+            return
+        pending: list[asyncio.Future[bool]] = []
+
+        async def pipelined(request: bytes, *args: bytes) -> bool | None:
+            if request == b"pty-req" and not pending:
+                waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+                chan._request_waiters.append(waiter)  # noqa: SLF001 - answers come in request order
+                send_request(request, *args, want_reply=True)
+                pending.append(waiter)
+                return True
+            result: bool | None = await make_request(request, *args)
+            for waiter in pending:
+                if not await waiter:
+                    return False
+            return result
+
+        chan._make_request = pipelined  # noqa: SLF001
+
+
+async def _open_pty_shell(conn: asyncssh.SSHClientConnection) -> asyncssh.SSHClientProcess[bytes]:
+    """An interactive shell on a pty, pty and shell requested in one round trip."""
+    _, session = await conn.create_session(
+        _PipelinedPtyProcess, term_type="vt100", term_size=_TERM_SIZE, encoding=None
+    )
+    process = cast(_PipelinedPtyProcess, session)
+    await process.redirect(asyncssh.PIPE, asyncssh.PIPE, asyncssh.PIPE)
+    return process
 
 
 class _ClosedAfterHelloError(ConnectError):
@@ -181,6 +247,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         self._algorithms = algorithms or SSHAlgorithmPolicy()
         self._shell_only: set[str] = set()  # devices whose exec channel did not work
         self._known_hosts_cache: tuple[tuple[str, int, int], asyncssh.SSHKnownHosts] | None = None
+        self._known_hosts_checked = 0.0
         self._max_bytes = max_config_bytes
         if not verify_host_keys:
             log.warning("SSH host key verification is OFF: any host key is accepted (man-in-the-middle risk)")
@@ -321,7 +388,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
             ) from exc
 
     async def _connect_once(self, device: Device, options: dict[str, Any]) -> asyncssh.SSHClientConnection:
-        client = _Client()
+        client = _Client(tuple(options.get("preferred_auth", ())))
         try:
             with _ssh_errors(device, phase="connect"):
                 async with asyncio.timeout(self.timeouts.connect):
@@ -337,14 +404,22 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
 
         Passing asyncssh the path would make it read and parse the whole file
         on every connection: with a fleet's worth of entries that is most of
-        the CPU an audit spends.
+        the CPU an audit spends. Whether the file changed is looked at once
+        per :data:`_KNOWN_HOSTS_RECHECK_S` at most, not on every connection
+        (a ``stat`` per connection, 200 at once, held up the event loop at
+        the start of every fleet fetch); an edit takes effect within that.
         """
         if not self._verify:
             return None
+        now = time.monotonic()
+        if self._known_hosts_cache is not None and now < self._known_hosts_checked + _KNOWN_HOSTS_RECHECK_S:
+            return self._known_hosts_cache[1]
+        self._known_hosts_checked = now
         path = self._known_hosts or Path("~/.ssh/known_hosts").expanduser()
         try:
             stat = path.stat()
         except OSError:
+            self._known_hosts_cache = None
             return b""  # no file: trust nothing
         stamp = (str(path), stat.st_mtime_ns, stat.st_size)
         if self._known_hosts_cache is None or self._known_hosts_cache[0] != stamp:
@@ -430,7 +505,7 @@ class SSHDeviceAdapter(BaseDeviceAdapter):
         self, conn: asyncssh.SSHClientConnection, device: Device, profile: PlatformProfile
     ) -> tuple[asyncssh.SSHClientProcess[bytes], str]:
         """A shell at a privileged prompt (``enable`` sent when the login landed unprivileged)."""
-        process = await conn.create_process(term_type="vt100", term_size=_TERM_SIZE, encoding=None)
+        process = await _open_pty_shell(conn)
         try:
             buffer = OutputBuffer(device.device_id, max_bytes=self._max_bytes)
             prompt = await self._await_prompt(process, device, profile, buffer)
