@@ -36,6 +36,7 @@ from driftaudit.domain.sections import (
     parse_junos,
     rules_for,
 )
+from driftaudit.domain.unified import unified_lines
 
 __all__ = ["MAX_UNIFIED_DIFF_CHARS", "calculate_diff", "compare_masked", "text_hash"]
 
@@ -44,6 +45,8 @@ MAX_UNIFIED_DIFF_CHARS = 256 * 1024
 
 _JUNOS_SHAPES = (ConfigShape.JUNOS_BRACES, ConfigShape.JUNOS_SET)
 _DIFF_CONTEXT = 3
+#: from this many lines (both sides) between the shared head and tail, the anchored diff aligns them
+_ANCHORED_MIN = 200
 
 
 def text_hash(text: str) -> str:
@@ -158,6 +161,8 @@ def _unified_lines(before: list[str], after: list[str]) -> list[str]:
     context lines) are cut before it runs and the hunk line numbers shifted back.
     Where repeated lines make the alignment ambiguous the hunks may pair lines
     differently from difflib on the whole texts; they are still a correct diff.
+    A long middle is aligned by :func:`driftaudit.domain.unified.unified_lines`
+    instead (unique lines as anchors, difflib between them), printed the same way.
     """
     limit = min(len(before), len(after))
     head = 0
@@ -168,6 +173,8 @@ def _unified_lines(before: list[str], after: list[str]) -> list[str]:
         tail += 1
     cut_head = max(0, head - _DIFF_CONTEXT)
     cut_tail = max(0, tail - _DIFF_CONTEXT)
+    if len(before) + len(after) - 2 * (cut_head + cut_tail) >= _ANCHORED_MIN:
+        return unified_lines(before, after, _DIFF_CONTEXT)  # a long middle: see driftaudit.domain.unified
     lines = list(
         difflib.unified_diff(
             before[cut_head : len(before) - cut_tail],

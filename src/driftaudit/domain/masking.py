@@ -43,6 +43,7 @@ from typing import Any
 import re2
 
 from driftaudit.domain.errors import MaskingPatternError
+from driftaudit.domain.linescope import line_local_source
 from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
 from driftaudit.domain.re2scan import Scanner, re2_options
 from driftaudit.domain.reversible import decode_cisco7, decode_junos9
@@ -66,6 +67,10 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _FINGERPRINT_HEX = 12
 _TYPE7_MARKER = re.compile(r"(?:^|\s)7[ \t]+$")
 _TOKEN_MAX = 96  # longest token: "<secret:ignored:" + a 64-character name + ">"
+#: From this size on, masking runs line-local patterns over the lines that hold a match only (see
+#: _mask_by_lines); on shorter texts the few whole-text scans cost less than finding those lines.
+#: Either way the result is the same.
+LINE_MASKING_MIN_CHARS = 8192
 #: The name the vendor secret grammar's spans are counted under in ``mask_counts``.
 GRAMMAR_RULE = "secret-grammar"
 
@@ -93,6 +98,33 @@ def _compile_set(rules: tuple[_Rule, ...], patterns: Mapping[str, str]) -> Any:
 
 
 @dataclass(frozen=True, eq=False)
+class _Phase:
+    """One phase's rules split by reach.
+
+    A line-local rule (see :mod:`driftaudit.domain.linescope`) runs over the
+    flagged lines only, joined into one short text; the others run over the
+    whole text. Which rules run is decided once, at the start of the phase,
+    exactly as one set over the whole text would decide it.
+    """
+
+    rules: tuple[_Rule, ...]
+    local: frozenset[int]  # indices (into rules) of the line-local rules
+    local_set: Any
+    local_ids: tuple[int, ...]
+    wide_set: Any
+    wide_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _LinePlan:
+    """How masking finds the lines it may change in one scan, and the two phases it then runs."""
+
+    locator: Scanner  # every line a line-local rule, or the grammar, may change
+    secrets: _Phase
+    volatiles: _Phase
+
+
+@dataclass(frozen=True, eq=False)
 class CompiledPatterns:
     """One platform's compiled patterns plus the fingerprint key (never shown in repr)."""
 
@@ -103,6 +135,7 @@ class CompiledPatterns:
     _secret_set: Any = field(repr=False)
     _volatile_set: Any = field(repr=False)
     grammar: SecretGrammar | None = None
+    _lines: _LinePlan | None = field(default=None, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -146,12 +179,14 @@ class MaskingRegistry:
         self._patterns: tuple[MaskingPattern, ...] = tuple(patterns)
         self._rules: list[tuple[MaskingPattern, _Rule]] = []
         self._sources: dict[str, str] = {}
+        self._local_sources: dict[str, str | None] = {}
         for pattern in self._patterns:
             if pattern.name in self._sources:
                 raise MaskingPatternError(f"masking pattern {pattern.name!r} is defined twice")
             rule, source = _compile_rule(pattern)
             self._rules.append((pattern, rule))
             self._sources[pattern.name] = source
+            self._local_sources[pattern.name] = line_local_source(pattern.regex)
         self._cache: dict[Platform | None, CompiledPatterns] = {}
 
     @classmethod
@@ -187,6 +222,7 @@ class MaskingRegistry:
         ]
         secrets = tuple(rule for rule in chosen if rule.kind is PatternKind.SECRET)
         volatiles = tuple(rule for rule in chosen if rule.kind is PatternKind.VOLATILE)
+        grammar = grammar_for(platform) if self._grammar else None
         compiled = CompiledPatterns(
             platform=platform,
             secrets=secrets,
@@ -194,10 +230,43 @@ class MaskingRegistry:
             key=self._key,
             _secret_set=_compile_set(secrets, self._sources),
             _volatile_set=_compile_set(volatiles, self._sources),
-            grammar=grammar_for(platform) if self._grammar else None,
+            grammar=grammar,
+            _lines=self._line_plan(secrets, volatiles, grammar),
         )
         self._cache[platform] = compiled
         return compiled
+
+    def _line_plan(
+        self, secrets: tuple[_Rule, ...], volatiles: tuple[_Rule, ...], grammar: SecretGrammar | None
+    ) -> _LinePlan | None:
+        """The line plan of these rules, or None when no rule is line-local (whole-text masking)."""
+        local = [self._local_sources[rule.name] for rule in (*secrets, *volatiles)]
+        sources = [source for source in local if source is not None]
+        if grammar is not None:
+            grammar_line = line_local_source(grammar.line_source)
+            if grammar_line is None:
+                return None  # cannot happen with our own vocabulary; whole-text masking stays correct
+            sources.append(grammar_line)
+        if not sources:
+            return None
+        alternation = "|".join(f"(?:{source})" for source in sources)
+        try:
+            locator = Scanner(f"(?m)^[^\\n]*?(?:{alternation})[^\\n]*")
+        except re2.error:
+            return None  # an operator pattern RE2 accepts alone but not combined: whole-text masking
+        return _LinePlan(locator, self._phase(secrets), self._phase(volatiles))
+
+    def _phase(self, rules: tuple[_Rule, ...]) -> _Phase:
+        local = [index for index, rule in enumerate(rules) if self._local_sources[rule.name] is not None]
+        wide = [index for index in range(len(rules)) if index not in local]
+        return _Phase(
+            rules=rules,
+            local=frozenset(local),
+            local_set=_compile_set(tuple(rules[index] for index in local), self._sources),
+            local_ids=tuple(local),
+            wide_set=_compile_set(tuple(rules[index] for index in wide), self._sources),
+            wide_ids=tuple(wide),
+        )
 
 
 def _touches_token(text: str, start: int, end: int) -> bool:
@@ -296,7 +365,13 @@ def _mask_line(grammar: SecretGrammar, text: str, start: int, end: int, key: byt
     return "".join(pieces), len(pieces) // 2
 
 
-def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
+def _apply(
+    text: str, rule: _Rule, key: bytes, replaced: list[tuple[int, int, int]] | None = None
+) -> tuple[str, int]:
+    """``text`` with every match of ``rule`` masked, and how many.
+
+    ``replaced`` (when given) collects each replacement's (start, end, new length).
+    """
     pieces: list[str] = []
     position = 0
     count = 0
@@ -305,7 +380,10 @@ def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
         if start < 0 or start == end or _touches_token(text, start, end):
             continue
         pieces.append(text[position:start])
-        pieces.append(_replacement(rule, text[start:end], key, text[max(0, start - 8) : start]))
+        replacement = _replacement(rule, text[start:end], key, text[max(0, start - 8) : start])
+        pieces.append(replacement)
+        if replaced is not None:
+            replaced.append((start, end, len(replacement)))
         position = end
         count += 1
     if not count:
@@ -339,6 +417,8 @@ def mask_with_counts(
     texts) lets the grammar mask each distinct secret line once.
     """
     counts: dict[str, int] = {}
+    if patterns._lines is not None and len(content) >= LINE_MASKING_MIN_CHARS:
+        return _mask_by_lines(content, patterns, patterns._lines, counts, memo, volatiles=True), counts
     text = _redact(content, patterns, counts, memo)
     text = _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts)
     return text, counts
@@ -358,5 +438,130 @@ def _redact(
     content: str, patterns: CompiledPatterns, counts: dict[str, int], memo: GrammarMemo | None = None
 ) -> str:
     """The secret phase: the vendor grammar first, then the secret patterns."""
+    if patterns._lines is not None and len(content) >= LINE_MASKING_MIN_CHARS:
+        return _mask_by_lines(content, patterns, patterns._lines, counts, memo, volatiles=False)
     text = _apply_grammar(content, patterns.grammar, patterns.key, counts, memo)
     return _apply_phase(text, patterns.secrets, patterns._secret_set, patterns.key, counts)
+
+
+# -- masking by lines -------------------------------------------------------------------------
+#
+# The same result as the whole-text phases above, with less scanning: one scan
+# (the plan's locator) finds every line a line-local rule or the grammar may
+# change; those rules then run over these lines only, joined into one short
+# text, and rules that may match across lines run over the whole text, each in
+# its place in the order. A line-local rule masks a line the same wherever the
+# line stands, so masking the joined lines and putting them back is masking
+# the text; lines a whole-text rule changes are flagged again, so they are
+# never missed by the line-local rules after it.
+
+_Span = tuple[int, int]
+
+
+def _mask_by_lines(
+    content: str,
+    patterns: CompiledPatterns,
+    plan: _LinePlan,
+    counts: dict[str, int],
+    memo: GrammarMemo | None,
+    *,
+    volatiles: bool,
+) -> str:
+    """Secrets (and volatiles when ``volatiles``) masked, as the whole-text phases mask them."""
+    text = content
+    spans: list[_Span] = [found[0] for found in plan.locator.spans(text)]
+    if patterns.grammar is not None and spans:
+        joined = _gather(text, spans)
+        masked = _apply_grammar(joined, patterns.grammar, patterns.key, counts, memo)
+        if masked is not joined:
+            text, spans = _scatter(text, spans, masked)
+    text, spans = _run_phase(text, spans, plan.secrets, patterns.key, counts)
+    if volatiles:
+        text, spans = _run_phase(text, spans, plan.volatiles, patterns.key, counts)
+    return text
+
+
+def _gather(text: str, spans: list[_Span]) -> str:
+    return "\n".join([text[start:end] for start, end in spans])
+
+
+def _scatter(text: str, spans: list[_Span], joined: str) -> tuple[str, list[_Span]]:
+    """``text`` with its flagged lines replaced by the lines of ``joined`` (as many, in order)."""
+    lines = joined.split("\n")
+    pieces: list[str] = []
+    moved: list[_Span] = []
+    previous = shift = 0
+    for (start, end), line in zip(spans, lines, strict=True):
+        pieces.append(text[previous:start])
+        pieces.append(line)
+        moved.append((start + shift, start + shift + len(line)))
+        shift += len(line) - (end - start)
+        previous = end
+    pieces.append(text[previous:])
+    return "".join(pieces), moved
+
+
+def _run_phase(
+    text: str, spans: list[_Span], phase: _Phase, key: bytes, counts: dict[str, int]
+) -> tuple[str, list[_Span]]:
+    chosen: list[int] = []
+    if phase.wide_set is not None:
+        chosen.extend(phase.wide_ids[index] for index in phase.wide_set.Match(text) or ())
+    if phase.local_set is not None and spans:
+        chosen.extend(phase.local_ids[index] for index in phase.local_set.Match(_gather(text, spans)) or ())
+    chosen.sort()
+    position = 0
+    while position < len(chosen):
+        if chosen[position] not in phase.local:
+            rule = phase.rules[chosen[position]]
+            replaced: list[tuple[int, int, int]] = []
+            text, count = _apply(text, rule, key, replaced)
+            if count:
+                counts[rule.name] = counts.get(rule.name, 0) + count
+                spans = _respan(text, spans, replaced)
+            position += 1
+            continue
+        joined = _gather(text, spans)
+        masked = joined
+        while position < len(chosen) and chosen[position] in phase.local:
+            rule = phase.rules[chosen[position]]
+            masked, count = _apply(masked, rule, key)
+            if count:
+                counts[rule.name] = counts.get(rule.name, 0) + count
+            position += 1
+        if masked is not joined:
+            text, spans = _scatter(text, spans, masked)
+    return text, spans
+
+
+def _respan(text: str, spans: list[_Span], replaced: list[tuple[int, int, int]]) -> list[_Span]:
+    """The flagged lines after a whole-text rule replaced ``replaced`` (offsets before it) in ``text``.
+
+    Lines it did not touch keep their flag (shifted); every line holding
+    replaced text is flagged, since line-local rules may now match there.
+    """
+    kept: set[_Span] = set()
+    shift = 0
+    index = 0
+    for start, end in spans:
+        while index < len(replaced) and replaced[index][1] <= start:
+            shift += replaced[index][2] - (replaced[index][1] - replaced[index][0])
+            index += 1
+        if index < len(replaced) and replaced[index][0] <= end:
+            continue  # the line, or its line break, was replaced: flagged again below
+        kept.add((start + shift, end + shift))
+    shift = 0
+    for start, end, size in replaced:
+        new_start = start + shift
+        shift += size - (end - start)
+        line = text.rfind("\n", 0, new_start) + 1
+        stop = text.find("\n", new_start + size)
+        stop = len(text) if stop < 0 else stop
+        while True:
+            cut = text.find("\n", line, stop)
+            if cut < 0:
+                kept.add((line, stop))
+                break
+            kept.add((line, cut))
+            line = cut + 1
+    return sorted(kept)

@@ -115,6 +115,8 @@ class ConfigNormalizer:
 
     def normalize_text(self, text: str) -> str:
         r"""``\\n`` endings, no trailing whitespace, no blank lines at either end, one final newline."""
+        if _already_normal(text):
+            return text  # what every fetched config is once normalized: checked in C, not rebuilt
         text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         lines = [line.rstrip() for line in text.split("\n")]
         while lines and not lines[-1]:
@@ -131,6 +133,23 @@ class ConfigNormalizer:
             return self._envelopes[spec]
         except KeyError:
             raise ConfigurationError(f"unknown envelope {spec!r}") from None
+
+
+#: every ASCII character ``str.rstrip()`` strips (``str.isspace``) other than the line break
+_ASCII_BLANKS = tuple(chr(code) for code in range(128) if chr(code).isspace() and chr(code) != "\n")
+
+
+def _already_normal(text: str) -> bool:
+    """Whether :meth:`ConfigNormalizer.normalize_text` would return ``text`` unchanged.
+
+    It would when the text is ASCII, has no carriage return and no line with
+    trailing whitespace (a blank line counts), starts with a non-empty line
+    and ends with exactly one line break: then every step of the full
+    normalization is the identity. Each test is a C-level substring search.
+    """
+    if not text.endswith("\n") or text.endswith("\n\n") or text.startswith("\n") or not text.isascii():
+        return False
+    return "\r" not in text and not any(blank + "\n" in text for blank in _ASCII_BLANKS)
 
 
 def _decode(device_id: str, body: str | bytes) -> str:

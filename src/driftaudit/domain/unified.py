@@ -1,0 +1,183 @@
+"""A unified diff of two configs that differ in a few places, without aligning them line by line in Python.
+
+``difflib.unified_diff`` aligns the two line lists with ``SequenceMatcher``,
+whose longest-match search walks every line in Python; for two re-fetches of
+one config that differ in a header and one changed line, that walk over
+hundreds of equal lines is most of the cost of the report. Here:
+
+* the shared head and tail (beyond the context lines) are equal runs and are
+  not aligned at all;
+* in what remains, lines that occur exactly once on each side are *anchors*
+  (patience diff): their longest increasing run pairs them in order, and
+  ``SequenceMatcher`` aligns only the short gaps between consecutive anchors;
+  an anchor run already in order, the common case, costs one C-level sort.
+
+The opcodes are grouped into hunks and printed exactly as
+``difflib.unified_diff`` groups and prints its own (same headers, same ``@@``
+ranges, same context), so the output is a correct unified diff that patch(1)
+applies; where lines repeat, it may pair them differently from difflib on the
+whole texts (tests prove both properties, and equality with difflib when no
+line repeats).
+"""
+
+from __future__ import annotations
+
+import difflib
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterator
+
+__all__ = ["grouped_opcodes", "opcodes", "unified_lines"]
+
+Opcode = tuple[str, int, int, int, int]
+
+
+def unified_lines(before: list[str], after: list[str], context: int = 3) -> list[str]:
+    """The lines of a unified diff from ``before`` (``--- intended``) to ``after`` (``+++ actual``)."""
+    codes = opcodes(before, after, context)
+    lines: list[str] = []
+    for group in grouped_opcodes(codes, context):
+        if not lines:
+            lines += ["--- intended", "+++ actual"]
+        first, last = group[0], group[-1]
+        lines.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines += [" " + line for line in before[i1:i2]]
+                continue
+            if tag in ("replace", "delete"):
+                lines += ["-" + line for line in before[i1:i2]]
+            if tag in ("replace", "insert"):
+                lines += ["+" + line for line in after[j1:j2]]
+    return lines
+
+
+def _range(start: int, stop: int) -> str:
+    """A hunk range as ``difflib.unified_diff`` writes it (1-based start, length; ``N`` alone for 1)."""
+    beginning, length = start + 1, stop - start
+    if length == 1:
+        return f"{beginning}"
+    if not length:
+        beginning -= 1
+    return f"{beginning},{length}"
+
+
+def opcodes(before: list[str], after: list[str], context: int = 3) -> list[Opcode]:
+    """Opcodes (as ``SequenceMatcher.get_opcodes``) turning ``before`` into ``after``; equal runs merged."""
+    limit = min(len(before), len(after))
+    head = 0
+    while head < limit and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    # as the trimmed difflib call always did: the context lines around the middle are aligned with it
+    cut_head = max(0, head - context)
+    cut_tail = max(0, tail - context)
+    middle_before = before[cut_head : len(before) - cut_tail]
+    middle_after = after[cut_head : len(after) - cut_tail]
+    codes: list[Opcode] = []
+    if cut_head:
+        codes.append(("equal", 0, cut_head, 0, cut_head))
+    for tag, i1, i2, j1, j2 in _anchored(middle_before, middle_after):
+        _push(codes, (tag, i1 + cut_head, i2 + cut_head, j1 + cut_head, j2 + cut_head))
+    if cut_tail:
+        _push(codes, ("equal", len(before) - cut_tail, len(before), len(after) - cut_tail, len(after)))
+    return codes
+
+
+def _push(codes: list[Opcode], code: Opcode) -> None:
+    """Append ``code``, merging it into the last one when both are equal runs."""
+    if code[1] == code[2] and code[3] == code[4]:
+        return
+    if codes and code[0] == "equal" and codes[-1][0] == "equal":
+        last = codes[-1]
+        codes[-1] = ("equal", last[1], code[2], last[3], code[4])
+        return
+    codes.append(code)
+
+
+def _matcher_opcodes(before: list[str], after: list[str]) -> list[Opcode]:
+    """Difflib's own opcodes, with the matcher ``difflib.unified_diff`` uses (autojunk on)."""
+    return [tuple(code) for code in difflib.SequenceMatcher(None, before, after).get_opcodes()]  # type: ignore[misc]
+
+
+def _anchored(before: list[str], after: list[str]) -> list[Opcode]:
+    """Opcodes pairing the lines unique on both sides in order, the gaps between them aligned by difflib."""
+    count_before = Counter(before)
+    count_after = Counter(after)
+    where_after = {line: index for index, line in enumerate(after) if count_after[line] == 1}
+    anchors = [
+        (index, where_after[line])
+        for index, line in enumerate(before)
+        if count_before[line] == 1 and line in where_after
+    ]
+    if not anchors:
+        return _matcher_opcodes(before, after)
+    targets = [target for _, target in anchors]
+    if targets != sorted(targets):
+        anchors = _increasing(anchors)
+    codes: list[Opcode] = []
+    last_before = last_after = 0
+    for index, target in (*anchors, (len(before), len(after))):
+        if index > last_before or target > last_after:
+            gap_before, gap_after = before[last_before:index], after[last_after:target]
+            if gap_before == gap_after:  # repeated lines between two anchors, the same on both sides
+                _push(codes, ("equal", last_before, index, last_after, target))
+            elif not gap_before:
+                _push(codes, ("insert", last_before, index, last_after, target))
+            elif not gap_after:
+                _push(codes, ("delete", last_before, index, last_after, target))
+            else:
+                for tag, i1, i2, j1, j2 in _matcher_opcodes(gap_before, gap_after):
+                    _push(codes, (tag, i1 + last_before, i2 + last_before, j1 + last_after, j2 + last_after))
+        if index < len(before):
+            _push(codes, ("equal", index, index + 1, target, target + 1))
+        last_before, last_after = index + 1, target + 1
+    return codes
+
+
+def _increasing(anchors: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest run of ``anchors`` (sorted by first item) whose second items increase too."""
+    tails: list[int] = []  # tails[k]: the smallest second item ending an increasing run of length k + 1
+    ends: list[int] = []  # ends[k]: the anchor index of that smallest tail
+    previous: list[int] = []
+    for position, (_, target) in enumerate(anchors):
+        length = bisect_left(tails, target)
+        if length == len(tails):
+            tails.append(target)
+            ends.append(position)
+        else:
+            tails[length] = target
+            ends[length] = position
+        previous.append(ends[length - 1] if length else -1)
+    chosen: list[tuple[int, int]] = []
+    position = ends[-1]
+    while position >= 0:
+        chosen.append(anchors[position])
+        position = previous[position]
+    chosen.reverse()
+    return chosen
+
+
+def grouped_opcodes(codes: list[Opcode], context: int = 3) -> Iterator[list[Opcode]]:
+    """The hunks of ``codes``, as ``SequenceMatcher.get_grouped_opcodes(context)`` forms them."""
+    if not codes:
+        codes = [("equal", 0, 1, 0, 1)]
+    codes = list(codes)
+    if codes[0][0] == "equal":
+        tag, i1, i2, j1, j2 = codes[0]
+        codes[0] = tag, max(i1, i2 - context), i2, max(j1, j2 - context), j2
+    if codes[-1][0] == "equal":
+        tag, i1, i2, j1, j2 = codes[-1]
+        codes[-1] = tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context)
+    group: list[Opcode] = []
+    for tag, i1, i2, j1, j2 in codes:
+        if tag == "equal" and i2 - i1 > 2 * context:
+            group.append((tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context)))
+            yield group
+            group = []
+            i1, j1 = max(i1, i2 - context), max(j1, j2 - context)
+        group.append((tag, i1, i2, j1, j2))
+    if group and not (len(group) == 1 and group[0][0] == "equal"):
+        yield group
