@@ -1,7 +1,7 @@
 """The fast paths of normalization, the secret grammar's prefilter and the unified diff are exact.
 
-* ``normalize_text`` returns an already normalized text as it is; every other
-  text normalizes exactly as the step-by-step reference below does.
+* ``normalize_text`` (its one-scan path for ASCII text included) normalizes
+  every text exactly as the step-by-step reference below does.
 * The grammar's keyword prefilter reads one line at a time: a line masks the
   same whatever line stands before or after it.
 * The anchored unified diff (long middles) applies with patch(1) semantics,

@@ -119,7 +119,7 @@ def _anchored(before: list[str], after: list[str]) -> list[Opcode]:
         anchors = _increasing(anchors)
     codes: list[Opcode] = []
     last_before = last_after = 0
-    for index, target in (*anchors, (len(before), len(after))):
+    for index, target, length in (*_runs(anchors), (len(before), len(after), 0)):
         if index > last_before or target > last_after:
             gap_before, gap_after = before[last_before:index], after[last_after:target]
             if gap_before == gap_after:  # repeated lines between two anchors, the same on both sides
@@ -128,13 +128,30 @@ def _anchored(before: list[str], after: list[str]) -> list[Opcode]:
                 _push(codes, ("insert", last_before, index, last_after, target))
             elif not gap_after:
                 _push(codes, ("delete", last_before, index, last_after, target))
+            elif set(gap_before).isdisjoint(gap_after):  # nothing to match: difflib says one replace too
+                _push(codes, ("replace", last_before, index, last_after, target))
             else:
                 for tag, i1, i2, j1, j2 in _matcher_opcodes(gap_before, gap_after):
                     _push(codes, (tag, i1 + last_before, i2 + last_before, j1 + last_after, j2 + last_after))
-        if index < len(before):
-            _push(codes, ("equal", index, index + 1, target, target + 1))
-        last_before, last_after = index + 1, target + 1
+        if length:
+            _push(codes, ("equal", index, index + length, target, target + length))
+        last_before, last_after = index + length, target + length
     return codes
+
+
+def _runs(anchors: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Consecutive anchors (both sides one line on) as (before index, after index, length) runs."""
+    runs: list[tuple[int, int, int]] = []
+    first_before, first_after = anchors[0]
+    length = 1
+    for index, target in anchors[1:]:
+        if index == first_before + length and target == first_after + length:
+            length += 1
+            continue
+        runs.append((first_before, first_after, length))
+        first_before, first_after, length = index, target, 1
+    runs.append((first_before, first_after, length))
+    return runs
 
 
 def _increasing(anchors: list[tuple[int, int]]) -> list[tuple[int, int]]:
