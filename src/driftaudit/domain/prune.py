@@ -28,6 +28,9 @@ __all__ = ["differ_only_in_comments", "prune_shared_blocks", "shared_line_affixe
 
 
 _NOISE: dict[str, re.Pattern[str]] = {}
+_LEADING_NOISE: dict[str, re.Pattern[str]] = {}
+#: rounds of affix and leading-noise trimming before the rest is filtered whole
+_AFFIX_ROUNDS = 4
 
 
 def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
@@ -45,11 +48,24 @@ def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
     if noise is None:
         noise = re.compile(rf"^[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n", re.MULTILINE)
         _NOISE[leaders] = noise
-    # the lines both texts share at either end drop out alike: only the differing middles are filtered
-    head, tail = shared_line_affixes(actual, intended)
-    middle_actual = actual[head : len(actual) - tail]
-    middle_intended = intended[head : len(intended) - tail]
-    return noise.sub("", middle_actual) == noise.sub("", middle_intended)
+    leading = _LEADING_NOISE.get(leaders)
+    if leading is None:
+        leading = re.compile(rf"(?:[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n)*")
+        _LEADING_NOISE[leaders] = leading
+    # Lines both texts share at either end drop out alike, and so do noise lines at the start of
+    # either: what is left starts, on each side, with a significant line (or is empty). Two such
+    # texts that start with different lines filter to different texts, which decides a drifted
+    # pair after a few C-level steps instead of filtering both whole texts.
+    for _ in range(_AFFIX_ROUNDS):
+        head, tail = shared_line_affixes(actual, intended)
+        actual = actual[head : len(actual) - tail]
+        intended = intended[head : len(intended) - tail]
+        skip_actual = leading.match(actual).end()  # type: ignore[union-attr]  # matches the empty string
+        skip_intended = leading.match(intended).end()  # type: ignore[union-attr]
+        if not skip_actual and not skip_intended:
+            return actual == intended  # equal, or their first lines (both significant) differ
+        actual, intended = actual[skip_actual:], intended[skip_intended:]
+    return noise.sub("", actual) == noise.sub("", intended)
 
 
 def shared_line_affixes(first: str, second: str) -> tuple[int, int]:
