@@ -274,17 +274,18 @@ def _touches_token(text: str, start: int, end: int) -> bool:
 
     A span that wholly contains a token plus other text may be masked (the
     token is subsumed); anything else touching a token is left alone, so
-    masked text masks to itself.
+    masked text masks to itself. A token holds no ``<`` but its first
+    character, so the tokens near the span are the ones starting at each
+    ``<`` before its end (a token is at most ``_TOKEN_MAX`` long).
     """
-    window = max(0, start - _TOKEN_MAX)
-    if text.find("<", window, end) < 0:
-        return False
-    for token in _TOKEN.finditer(text, window, end + _TOKEN_MAX):
-        if token.start() >= end or token.end() <= start:
-            continue
-        contained = start <= token.start() and token.end() <= end
-        if not contained or (token.start() == start and token.end() == end):
-            return True
+    cut = text.find("<", max(0, start - _TOKEN_MAX), end)
+    while cut >= 0:
+        token = _TOKEN.match(text, cut, end + _TOKEN_MAX)
+        if token is not None and token.end() > start:
+            contained = start <= cut and token.end() <= end
+            if not contained or (cut == start and token.end() == end):
+                return True
+        cut = text.find("<", cut + 1, end)
     return False
 
 
@@ -299,14 +300,6 @@ def _fingerprint_input(value: str, *, type7: bool) -> str:
 def _fingerprint(value: str, key: bytes, *, type7: bool) -> str:
     digest = hmac.new(key, _fingerprint_input(value, type7=type7).encode("utf-8"), hashlib.sha256)
     return f"<secret:{digest.hexdigest()[:_FINGERPRINT_HEX]}>"
-
-
-def _replacement(rule: _Rule, value: str, key: bytes, before: str) -> str:
-    if rule.kind is PatternKind.VOLATILE:
-        return "" if value.endswith("\n") else f"<volatile:{rule.name}>"
-    if rule.ignore_changes:
-        return f"<secret:ignored:{rule.name}>"
-    return _fingerprint(value, key, type7=_TYPE7_MARKER.search(before) is not None)
 
 
 #: per line, its masked text and how many values the grammar masked in it
@@ -375,12 +368,22 @@ def _apply(
     pieces: list[str] = []
     position = 0
     count = 0
+    group = rule.group
+    constant = _constant_token(rule)
     for spans in rule.scanner.spans(text):
-        start, end = spans[rule.group]
-        if start < 0 or start == end or _touches_token(text, start, end):
+        start, end = spans[group]
+        if start < 0 or start == end:
+            continue
+        if text.find("<", max(0, start - _TOKEN_MAX), end) >= 0 and _touches_token(text, start, end):
             continue
         pieces.append(text[position:start])
-        replacement = _replacement(rule, text[start:end], key, text[max(0, start - 8) : start])
+        if constant is None:
+            before = text[max(0, start - 8) : start]
+            replacement = _fingerprint(text[start:end], key, type7=_TYPE7_MARKER.search(before) is not None)
+        elif rule.kind is PatternKind.VOLATILE and text[end - 1] == "\n":
+            replacement = ""  # a volatile span ending with a line break drops the line
+        else:
+            replacement = constant
         pieces.append(replacement)
         if replaced is not None:
             replaced.append((start, end, len(replacement)))
@@ -390,6 +393,13 @@ def _apply(
         return text, 0
     pieces.append(text[position:])
     return "".join(pieces), count
+
+
+def _constant_token(rule: _Rule) -> str | None:
+    """The token every span of ``rule`` becomes, or None when it is a secret's own fingerprint."""
+    if rule.kind is PatternKind.VOLATILE:
+        return f"<volatile:{rule.name}>"
+    return f"<secret:ignored:{rule.name}>" if rule.ignore_changes else None
 
 
 def _apply_phase(
