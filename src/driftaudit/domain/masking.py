@@ -84,6 +84,7 @@ class _Rule:
     ignore_changes: bool
     scanner: Scanner
     group: int  # index of the "value" group when the pattern has one, else 0 (the whole match)
+    token: str | None = None  # what every span becomes; None: a secret's own fingerprint
 
 
 def _compile_set(rules: tuple[_Rule, ...], patterns: Mapping[str, str]) -> Any:
@@ -161,7 +162,11 @@ def _compile_rule(pattern: MaskingPattern) -> tuple[_Rule, str]:
     if scanner.regex.search("") is not None:
         raise MaskingPatternError(f"masking pattern {pattern.name!r} matches the empty string")
     group = int(scanner.regex.groupindex.get("value", 0))
-    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group), source
+    if pattern.kind is PatternKind.VOLATILE:
+        token: str | None = f"<volatile:{pattern.name}>"
+    else:
+        token = f"<secret:ignored:{pattern.name}>" if pattern.ignore_changes else None
+    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group, token), source
 
 
 class MaskingRegistry:
@@ -369,8 +374,8 @@ def _apply(
     position = 0
     count = 0
     group = rule.group
-    constant = _constant_token(rule)
-    for spans in rule.scanner.spans(text):
+    constant = rule.token
+    for spans in rule.scanner.all_spans(text):
         start, end = spans[group]
         if start < 0 or start == end:
             continue
@@ -393,13 +398,6 @@ def _apply(
         return text, 0
     pieces.append(text[position:])
     return "".join(pieces), count
-
-
-def _constant_token(rule: _Rule) -> str | None:
-    """The token every span of ``rule`` becomes, or None when it is a secret's own fingerprint."""
-    if rule.kind is PatternKind.VOLATILE:
-        return f"<volatile:{rule.name}>"
-    return f"<secret:ignored:{rule.name}>" if rule.ignore_changes else None
 
 
 def _apply_phase(

@@ -26,6 +26,8 @@ import difflib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
+from itertools import compress, count
+from operator import not_
 
 __all__ = ["grouped_opcodes", "opcodes", "unified_lines"]
 
@@ -79,7 +81,10 @@ def opcodes(before: list[str], after: list[str], context: int = 3) -> list[Opcod
     codes: list[Opcode] = []
     if cut_head:
         codes.append(("equal", 0, cut_head, 0, cut_head))
-    for tag, i1, i2, j1, j2 in _anchored(middle_before, middle_after):
+    middle = _common_order(middle_before, middle_after)
+    if middle is None:
+        middle = _anchored(middle_before, middle_after)
+    for tag, i1, i2, j1, j2 in middle:
         _push(codes, (tag, i1 + cut_head, i2 + cut_head, j1 + cut_head, j2 + cut_head))
     if cut_tail:
         _push(codes, ("equal", len(before) - cut_tail, len(before), len(after) - cut_tail, len(after)))
@@ -100,6 +105,46 @@ def _push(codes: list[Opcode], code: Opcode) -> None:
 def _matcher_opcodes(before: list[str], after: list[str]) -> list[Opcode]:
     """Difflib's own opcodes, with the matcher ``difflib.unified_diff`` uses (autojunk on)."""
     return [tuple(code) for code in difflib.SequenceMatcher(None, before, after).get_opcodes()]  # type: ignore[misc]
+
+
+def _common_order(before: list[str], after: list[str]) -> list[Opcode] | None:
+    """Opcodes when the lines both sides hold come in the same order on both, else None.
+
+    Then those lines, in that order, are the longest common subsequence (no
+    line of one side only can be part of any), so the diff pairs them and
+    every other line is a change: each step is one C-level pass, with no
+    alignment to search for. A moved line, or a line repeated more often on
+    one side, makes the orders differ and leaves it to :func:`_anchored`.
+    """
+    in_before, in_after = set(before), set(after)
+    if list(filter(in_after.__contains__, before)) != list(filter(in_before.__contains__, after)):
+        return None
+    only_before = list(compress(count(), map(not_, map(in_after.__contains__, before))))
+    only_after = list(compress(count(), map(not_, map(in_before.__contains__, after))))
+    # a line of one side only sits after as many shared lines as there are shared lines before it:
+    # lines of either side after the same number of shared lines form one change
+    changes: dict[int, list[list[int]]] = {}
+    for rank, index in enumerate(only_before):
+        changes.setdefault(index - rank, [[], []])[0].append(index)
+    for rank, index in enumerate(only_after):
+        changes.setdefault(index - rank, [[], []])[1].append(index)
+    codes: list[Opcode] = []
+    last_before = last_after = 0
+    for shared in sorted(changes):
+        removed, added = changes[shared]
+        start_before = removed[0] if removed else shared + _count_below(only_before, shared)
+        start_after = added[0] if added else shared + _count_below(only_after, shared)
+        _push(codes, ("equal", last_before, start_before, last_after, start_after))
+        last_before, last_after = start_before + len(removed), start_after + len(added)
+        tag = "replace" if removed and added else "delete" if removed else "insert"
+        _push(codes, (tag, start_before, last_before, start_after, last_after))
+    _push(codes, ("equal", last_before, len(before), last_after, len(after)))
+    return codes
+
+
+def _count_below(only: list[int], shared: int) -> int:
+    """How many lines of one side only come before the shared line number ``shared`` of that side."""
+    return sum(1 for rank, index in enumerate(only) if index - rank < shared)
 
 
 def _anchored(before: list[str], after: list[str]) -> list[Opcode]:
