@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from driftaudit.domain.masking import MaskingRegistry, mask_content
 from driftaudit.domain.models import Platform
 from driftaudit.domain.normalize import ConfigNormalizer
-from driftaudit.domain.unified import grouped_opcodes, unified_lines
+from driftaudit.domain.unified import _common_order, grouped_opcodes, unified_lines
 from tests.property.test_unified_diff_trim import _apply
 
 # -- normalization ---------------------------------------------------------------------------
@@ -155,3 +155,34 @@ def test_the_hunk_header_ranges_are_difflibs() -> None:
     expected = list(difflib.unified_diff(before, after, fromfile="intended", tofile="actual", lineterm=""))
     assert unified_lines(before, after) == expected
     assert re.fullmatch(r"@@ -8,7 \+8,6 @@", expected[2])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.lists(st.integers(0, 30).map(str), max_size=80),
+    after=st.lists(st.integers(0, 30).map(str), max_size=80),
+)
+def test_the_common_order_opcodes_rebuild_after(before: list[str], after: list[str]) -> None:
+    """When it applies, every equal opcode pairs equal lines and the opcodes cover both sides in order."""
+    codes = _common_order(before, after)
+    if codes is None:
+        return
+    rebuilt: list[str] = []
+    position_before = position_after = 0
+    for tag, i1, i2, j1, j2 in codes:
+        assert (i1, j1) == (position_before, position_after)
+        if tag == "equal":
+            assert before[i1:i2] == after[j1:j2]
+        rebuilt += after[j1:j2]
+        position_before, position_after = i2, j2
+    assert (position_before, position_after) == (len(before), len(after))
+    assert rebuilt == after
+
+
+def test_many_changes_in_the_common_order_are_placed_in_one_pass() -> None:
+    before = [f"keep {n}" if n % 2 else f"old {n}" for n in range(20000)]
+    after = [f"keep {n}" if n % 2 else f"new {n}" for n in range(20000)]
+    codes = _common_order(before, after)
+    assert codes is not None
+    assert len(codes) == 20000
+    assert _apply(before, unified_lines(before, after)) == after

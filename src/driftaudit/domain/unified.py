@@ -130,21 +130,19 @@ def _common_order(before: list[str], after: list[str]) -> list[Opcode] | None:
         changes.setdefault(index - rank, [[], []])[1].append(index)
     codes: list[Opcode] = []
     last_before = last_after = 0
+    done_before = done_after = 0  # lines of one side only already placed, on each side
     for shared in sorted(changes):
         removed, added = changes[shared]
-        start_before = removed[0] if removed else shared + _count_below(only_before, shared)
-        start_after = added[0] if added else shared + _count_below(only_after, shared)
+        # a change after `shared` shared lines starts past them and the one-side lines before it
+        start_before, start_after = shared + done_before, shared + done_after
         _push(codes, ("equal", last_before, start_before, last_after, start_after))
+        done_before += len(removed)
+        done_after += len(added)
         last_before, last_after = start_before + len(removed), start_after + len(added)
         tag = "replace" if removed and added else "delete" if removed else "insert"
         _push(codes, (tag, start_before, last_before, start_after, last_after))
     _push(codes, ("equal", last_before, len(before), last_after, len(after)))
     return codes
-
-
-def _count_below(only: list[int], shared: int) -> int:
-    """How many lines of one side only come before the shared line number ``shared`` of that side."""
-    return sum(1 for rank, index in enumerate(only) if index - rank < shared)
 
 
 def _anchored(before: list[str], after: list[str]) -> list[Opcode]:
