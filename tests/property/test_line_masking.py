@@ -146,3 +146,76 @@ def test_sources_that_may_match_a_line_break(source: str) -> None:
 def test_the_combined_scan_source_has_no_capturing_group() -> None:
     assert line_local_source(r"(a)(?P<v>b)(?<w>c)") == "(?:a)(?:b)(?:c)"
     assert line_local_source(r"\((?:x)\)[(]") == r"\((?:x)\)[(]"
+
+
+_PIECES = [
+    "a",
+    "b",
+    ".",
+    r"\d",
+    r"\w",
+    r"\S",
+    r"\s",
+    r"\W",
+    r"\D",
+    r"\n",
+    r"\t",
+    " ",
+    r"\b",
+    "^",
+    "$",
+    r"\.",
+    "[ab]",
+    "[^a]",
+    r"[^\n]",
+    r"[^\s]",
+    r"[^\S\n]",
+    r"[\s\S]",
+    r"[\x00-\x7f]",
+    r"[\x0b-\x7f]",
+    r"\x0a",
+    r"\x41",
+    "[a-z]",
+    r"[^a\n]",
+    "[]a]",
+    r"[^]\n]",
+    r"[\t ]",
+    r"[^\S]",
+    r"\pL",
+    "(?i)",
+    "(?s)",
+]
+
+
+@st.composite
+def _regexes(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6))
+    out = []
+    for part in parts:
+        out.append(part + draw(st.sampled_from(["", "", "*", "+", "?", "*?", "{1,3}"])))
+    source = "".join(out)
+    if draw(st.booleans()):
+        source = f"({source})"
+    if draw(st.booleans()):
+        source = f"(?P<value>{source})|x"
+    return source
+
+
+@settings(max_examples=1500, deadline=None)
+@given(source=_regexes(), text=st.text(alphabet="ab \t\n.Ax\x0b", max_size=40))
+def test_a_line_local_source_never_matches_a_line_break(source: str, text: str) -> None:
+    """What the check calls line-local never matches across (or a) line break, in RE2 itself."""
+    import re2
+
+    local = line_local_source(source)
+    if local is None:
+        return
+    try:
+        compiled = re2.compile(f"(?m){source}")
+        uncaptured = re2.compile(f"(?m){local}")
+    except re2.error:
+        return
+    for match in compiled.finditer(text):
+        assert "\n" not in match.group(0), (source, text)
+    spans = [match.span() for match in compiled.finditer(text)]
+    assert spans == [match.span() for match in uncaptured.finditer(text)]

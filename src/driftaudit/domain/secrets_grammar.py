@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from driftaudit.domain.models import Platform
 from driftaudit.domain.re2scan import Scanner
@@ -145,8 +146,9 @@ class SecretSpan:
     type7: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Word:
+class _Word(NamedTuple):
+    """One word of a line and where it lies (a tuple: the grammar makes one per word it reads)."""
+
     text: str
     start: int
     end: int
