@@ -107,18 +107,22 @@ def _matcher_opcodes(before: list[str], after: list[str]) -> list[Opcode]:
     return [tuple(code) for code in difflib.SequenceMatcher(None, before, after).get_opcodes()]  # type: ignore[misc]
 
 
-def _common_order(before: list[str], after: list[str]) -> list[Opcode] | None:
+def _common_order(before: list[str], after: list[str], *, nested: bool = False) -> list[Opcode] | None:
     """Opcodes when the lines both sides hold come in the same order on both, else None.
 
     Then those lines, in that order, are the longest common subsequence (no
     line of one side only can be part of any), so the diff pairs them and
     every other line is a change: each step is one C-level pass, with no
-    alignment to search for. A moved line, or a line repeated more often on
-    one side, makes the orders differ and leaves it to :func:`_anchored`.
+    alignment to search for. Where the orders differ (a moved line, a line
+    repeated more often on one side), see :func:`_split_order`.
     """
     in_before, in_after = set(before), set(after)
-    if list(filter(in_after.__contains__, before)) != list(filter(in_before.__contains__, after)):
-        return None
+    shared_before = list(filter(in_after.__contains__, before))
+    shared_after = list(filter(in_before.__contains__, after))
+    if shared_before != shared_after:
+        return (
+            None if nested else _split_order(before, after, in_before, in_after, shared_before, shared_after)
+        )
     only_before = list(compress(count(), map(not_, map(in_after.__contains__, before))))
     only_after = list(compress(count(), map(not_, map(in_before.__contains__, after))))
     # a line of one side only sits after as many shared lines as there are shared lines before it:
@@ -143,6 +147,60 @@ def _common_order(before: list[str], after: list[str]) -> list[Opcode] | None:
         _push(codes, (tag, start_before, last_before, start_after, last_after))
     _push(codes, ("equal", last_before, len(before), last_after, len(after)))
     return codes
+
+
+def _split_order(
+    before: list[str],
+    after: list[str],
+    in_before: set[str],
+    in_after: set[str],
+    shared_before: list[str],
+    shared_after: list[str],
+) -> list[Opcode] | None:
+    """Opcodes when the shared lines come in the same order except in one stretch, else None.
+
+    The shared lines agree up to their longest common head and tail: the
+    text up to the last line of that head (and from the first line of that
+    tail) pairs in the common order on both sides (the lines there that the
+    other side holds are exactly the head's, so :func:`_common_order` pairs
+    them), and only the stretch between goes to :func:`_anchored`.
+    """
+    head = _common_head(shared_before, shared_after)
+    limit = min(len(shared_before), len(shared_after)) - head
+    tail = _common_head(shared_before[::-1][:limit], shared_after[::-1][:limit])
+    if not head and not tail:
+        return None
+    at_before = list(compress(count(), map(in_after.__contains__, before)))
+    at_after = list(compress(count(), map(in_before.__contains__, after)))
+    start_before = at_before[head - 1] + 1 if head else 0
+    start_after = at_after[head - 1] + 1 if head else 0
+    stop_before = at_before[len(shared_before) - tail] if tail else len(before)
+    stop_after = at_after[len(shared_after) - tail] if tail else len(after)
+    first = _common_order(before[:start_before], after[:start_after], nested=True)
+    last = _common_order(before[stop_before:], after[stop_after:], nested=True)
+    if first is None or last is None:  # pragma: no cover - the shared head and tail pair by construction
+        return None
+    codes: list[Opcode] = []
+    for code in first:
+        _push(codes, code)
+    middle = _anchored(before[start_before:stop_before], after[start_after:stop_after])
+    for tag, i1, i2, j1, j2 in middle:
+        _push(codes, (tag, i1 + start_before, i2 + start_before, j1 + start_after, j2 + start_after))
+    for tag, i1, i2, j1, j2 in last:
+        _push(codes, (tag, i1 + stop_before, i2 + stop_before, j1 + stop_after, j2 + stop_after))
+    return codes
+
+
+def _common_head(first: list[str], second: list[str]) -> int:
+    """The length of the longest common head of two lists, by halving (each probe one C-level compare)."""
+    low, high = 0, min(len(first), len(second))
+    while low < high:
+        probe = (low + high + 1) // 2
+        if first[:probe] == second[:probe]:
+            low = probe
+        else:
+            high = probe - 1
+    return low
 
 
 def _anchored(before: list[str], after: list[str]) -> list[Opcode]:
