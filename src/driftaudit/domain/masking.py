@@ -104,16 +104,12 @@ class _Phase:
 
     A line-local rule (see :mod:`driftaudit.domain.linescope`) runs over the
     flagged lines only, joined into one short text; the others run over the
-    whole text. Which rules run is decided once, at the start of the phase,
-    exactly as one set over the whole text would decide it.
+    whole text. Which rules run is decided once, at the start of the phase, by
+    the phase's one set over the whole text, as whole-text masking decides it.
     """
 
     rules: tuple[_Rule, ...]
     local: frozenset[int]  # indices (into rules) of the line-local rules
-    local_set: Any
-    local_ids: tuple[int, ...]
-    wide_set: Any
-    wide_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,16 +258,10 @@ class MaskingRegistry:
         return _LinePlan(locator, self._phase(secrets), self._phase(volatiles))
 
     def _phase(self, rules: tuple[_Rule, ...]) -> _Phase:
-        local = [index for index, rule in enumerate(rules) if self._local_sources[rule.name] is not None]
-        wide = [index for index in range(len(rules)) if index not in local]
-        return _Phase(
-            rules=rules,
-            local=frozenset(local),
-            local_set=_compile_set(tuple(rules[index] for index in local), self._sources),
-            local_ids=tuple(local),
-            wide_set=_compile_set(tuple(rules[index] for index in wide), self._sources),
-            wide_ids=tuple(wide),
+        local = frozenset(
+            index for index, rule in enumerate(rules) if self._local_sources[rule.name] is not None
         )
+        return _Phase(rules=rules, local=local)
 
 
 def _touches_token(text: str, start: int, end: int) -> bool:
@@ -483,9 +473,9 @@ def _mask_by_lines(
         masked = _apply_grammar(joined, patterns.grammar, patterns.key, counts, memo)
         if masked is not joined:
             text, spans = _scatter(text, spans, masked)
-    text, spans = _run_phase(text, spans, plan.secrets, patterns.key, counts)
+    text, spans = _run_phase(text, spans, plan.secrets, patterns.key, counts, patterns._secret_set)
     if volatiles:
-        text, spans = _run_phase(text, spans, plan.volatiles, patterns.key, counts)
+        text, spans = _run_phase(text, spans, plan.volatiles, patterns.key, counts, patterns._volatile_set)
     return text
 
 
@@ -510,14 +500,10 @@ def _scatter(text: str, spans: list[_Span], joined: str) -> tuple[str, list[_Spa
 
 
 def _run_phase(
-    text: str, spans: list[_Span], phase: _Phase, key: bytes, counts: dict[str, int]
+    text: str, spans: list[_Span], phase: _Phase, key: bytes, counts: dict[str, int], pattern_set: Any
 ) -> tuple[str, list[_Span]]:
-    chosen: list[int] = []
-    if phase.wide_set is not None:
-        chosen.extend(phase.wide_ids[index] for index in phase.wide_set.Match(text) or ())
-    if phase.local_set is not None and spans:
-        chosen.extend(phase.local_ids[index] for index in phase.local_set.Match(_gather(text, spans)) or ())
-    chosen.sort()
+    # which rules run: the phase's one set over the whole text, as the whole-text phase decides it
+    chosen = sorted(pattern_set.Match(text) or ()) if pattern_set is not None else []
     position = 0
     while position < len(chosen):
         if chosen[position] not in phase.local:
