@@ -252,7 +252,8 @@ class MaskingRegistry:
             return None
         alternation = "|".join(f"(?:{source})" for source in sources)
         try:
-            locator = Scanner(f"(?m)^[^\\n]*?(?:{alternation})[^\\n]*")
+            line = f"[^\\n]*?(?:{alternation})[^\\n]*"
+            locator = Scanner(f"(?m)^{line}(?:\\n{line})*")
         except re2.error:
             return None  # an operator pattern RE2 accepts alone but not combined: whole-text masking
         return _LinePlan(locator, self._phase(secrets), self._phase(volatiles))
@@ -467,7 +468,7 @@ def _mask_by_lines(
 ) -> str:
     """Secrets (and volatiles when ``volatiles``) masked, as the whole-text phases mask them."""
     text = content
-    spans: list[_Span] = [found[0] for found in plan.locator.spans(text)]
+    spans = _flagged_lines(text, plan.locator)
     if patterns.grammar is not None and spans:
         joined = _gather(text, spans)
         masked = _apply_grammar(joined, patterns.grammar, patterns.key, counts, memo)
@@ -477,6 +478,20 @@ def _mask_by_lines(
     if volatiles:
         text, spans = _run_phase(text, spans, plan.volatiles, patterns.key, counts, patterns._volatile_set)
     return text
+
+
+def _flagged_lines(text: str, locator: Scanner) -> list[_Span]:
+    """The (start, end) of every line the locator flags (it flags runs of consecutive lines)."""
+    spans: list[_Span] = []
+    for found in locator.all_spans(text):
+        start, end = found[0]
+        cut = text.find("\n", start, end)
+        while cut >= 0:
+            spans.append((start, cut))
+            start = cut + 1
+            cut = text.find("\n", start, end)
+        spans.append((start, end))
+    return spans
 
 
 def _gather(text: str, spans: list[_Span]) -> str:
