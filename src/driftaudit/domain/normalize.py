@@ -143,6 +143,24 @@ _ASCII_BLANKS = "".join(chr(code) for code in range(128) if chr(code).isspace() 
 _TRAILING_BLANKS = Scanner("(?m)[" + "".join(f"\\x{ord(char):02x}" for char in _ASCII_BLANKS) + "]+$")
 
 
+#: the blanks other than space and tab: each is looked for on its own (a one-character search is memchr)
+_RARE_BLANKS = "".join(char for char in _ASCII_BLANKS if char not in " \t")
+
+
+def _already_normal(text: str) -> bool:
+    """Whether ASCII ``text`` without carriage returns is normalized already, by C-level searches only.
+
+    It is when it starts with a non-empty line, ends with exactly one line
+    break and no line ends with a blank: no space or tab before a line break
+    and none of the rarer blanks anywhere.
+    """
+    if not text.endswith("\n") or text.endswith("\n\n") or text.startswith("\n"):
+        return False
+    if " \n" in text or ("\t" in text and "\t\n" in text):
+        return False
+    return not any(char in text for char in _RARE_BLANKS)
+
+
 def _fast_normalize(text: str) -> str | None:
     """What :meth:`ConfigNormalizer.normalize_text` returns, for ASCII text without carriage returns.
 
@@ -153,6 +171,8 @@ def _fast_normalize(text: str) -> str | None:
     """
     if not text.isascii() or "\r" in text:
         return None
+    if _already_normal(text):
+        return text
     pieces: list[str] = []
     position = 0
     for spans in _TRAILING_BLANKS.spans(text):
