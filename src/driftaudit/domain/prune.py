@@ -34,15 +34,6 @@ _LEADING_NOISE: dict[str, re.Pattern[str]] = {}
 _AFFIX_ROUNDS = 4
 
 
-def _noise(leaders: str) -> re.Pattern[str]:
-    """Whole comment lines and blank lines, each with its line break."""
-    noise = _NOISE.get(leaders)
-    if noise is None:
-        noise = re.compile(rf"^[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n", re.MULTILINE)
-        _NOISE[leaders] = noise
-    return noise
-
-
 def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
     """Whether the texts are equal once whole comment lines and blank lines are left out.
 
@@ -54,7 +45,10 @@ def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
     """
     if "banner " in actual or "banner " in intended:
         return False
-    noise = _noise(leaders)
+    noise = _NOISE.get(leaders)
+    if noise is None:
+        noise = re.compile(rf"^[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n", re.MULTILINE)
+        _NOISE[leaders] = noise
     leading = _LEADING_NOISE.get(leaders)
     if leading is None:
         leading = re.compile(rf"(?:[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n)*")
@@ -195,19 +189,6 @@ def _splitter(leaders: str) -> re.Pattern[str]:
     return splitter
 
 
-def _without_leading_noise(
-    blocks: list[tuple[str | None, str]], leaders: str
-) -> list[tuple[str | None, str]]:
-    """``blocks`` without the part before the first top-level line when it is only comments and blanks.
-
-    That part (a re-fetch's show-version header, say) holds no configuration:
-    the parser drops each of its lines.
-    """
-    if blocks and blocks[0][0] is None and not _noise(leaders).sub("", blocks[0][1] + "\n"):
-        return blocks[1:]
-    return blocks
-
-
 def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tuple[str, str]:
     """Both texts without the unordered top-level blocks they share (the rest in document order)."""
     leaders = rules.comment_leaders
@@ -230,10 +211,6 @@ def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tupl
     }
     if not shared:
         return actual, intended
-    kept_actual = "\n".join(
-        body for head, body in _without_leading_noise(blocks_actual, leaders) if head not in shared
-    )
-    kept_intended = "\n".join(
-        body for head, body in _without_leading_noise(blocks_intended, leaders) if head not in shared
-    )
+    kept_actual = "\n".join(body for head, body in blocks_actual if head not in shared)
+    kept_intended = "\n".join(body for head, body in blocks_intended if head not in shared)
     return kept_actual, kept_intended
