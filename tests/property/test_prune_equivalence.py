@@ -129,3 +129,21 @@ def test_comment_check_on_the_middles_equals_the_check_on_the_whole_texts(
     one, two = head + first + tail, head + second + tail
     noise = re.compile(r"^[ \t]*(?:[!][^\n]*)?\n", re.MULTILINE)
     assert differ_only_in_comments(one, two, "!") == (noise.sub("", one) == noise.sub("", two))
+
+
+_NOISY = st.lists(
+    st.sampled_from(["! a", "! b", "!", "", "  ", " ! c", "hostname r1", "hostname r2", " x", "interface y"]),
+    max_size=25,
+)
+
+
+@settings(max_examples=600)
+@given(actual=_NOISY, intended=_NOISY, final=st.booleans())
+def test_differ_only_in_comments_is_filtering_both_whole(
+    actual: list[str], intended: list[str], final: bool
+) -> None:
+    """The trimming rounds decide exactly what filtering every comment and blank line decides."""
+    end = "\n" if final else ""
+    first, second = "\n".join(actual) + end, "\n".join(intended) + end
+    noise = re.compile(r"^[ \t]*(?:[!][^\n]*)?\n", re.MULTILINE)
+    assert differ_only_in_comments(first, second, "!") == (noise.sub("", first) == noise.sub("", second))

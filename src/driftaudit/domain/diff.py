@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from driftaudit.domain.sections import (
     parse_junos,
     rules_for,
 )
+from driftaudit.domain.unified import unified_lines
 
 __all__ = ["MAX_UNIFIED_DIFF_CHARS", "calculate_diff", "compare_masked", "text_hash"]
 
@@ -136,6 +136,8 @@ def _leaders(platform: Platform) -> str:
 def _unified(masked_actual: str, masked_intended: str, limit: int) -> str:
     """A unified diff from the intended config (``-``) to the device (``+``), cut at ``limit`` characters."""
     lines = _unified_lines(masked_intended.splitlines(), masked_actual.splitlines())
+    if sum(map(len, lines)) + len(lines) <= limit:
+        return "\n".join(lines)
     kept: list[str] = []
     size = 0
     for line in lines:
@@ -147,45 +149,9 @@ def _unified(masked_actual: str, masked_intended: str, limit: int) -> str:
     return "\n".join(kept)
 
 
-_HUNK = re.compile(r"@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
-
-
 def _unified_lines(before: list[str], after: list[str]) -> list[str]:
-    """``difflib.unified_diff`` of the two line lists, with their shared head and tail left out.
-
-    difflib's matcher is quadratic in what it must align; a drifted config
-    usually differs in a few lines, so the common prefix and suffix (beyond the
-    context lines) are cut before it runs and the hunk line numbers shifted back.
-    Where repeated lines make the alignment ambiguous the hunks may pair lines
-    differently from difflib on the whole texts; they are still a correct diff.
-    """
-    limit = min(len(before), len(after))
-    head = 0
-    while head < limit and before[head] == after[head]:
-        head += 1
-    tail = 0
-    while tail < limit - head and before[-1 - tail] == after[-1 - tail]:
-        tail += 1
-    cut_head = max(0, head - _DIFF_CONTEXT)
-    cut_tail = max(0, tail - _DIFF_CONTEXT)
-    lines = list(
-        difflib.unified_diff(
-            before[cut_head : len(before) - cut_tail],
-            after[cut_head : len(after) - cut_tail],
-            fromfile="intended",
-            tofile="actual",
-            lineterm="",
-            n=_DIFF_CONTEXT,
-        )
-    )
-    if not cut_head:
-        return lines
-
-    def shift(match: re.Match[str]) -> str:
-        old, old_len, new, new_len = match.groups()
-        return f"@@ -{int(old) + cut_head}{old_len or ''} +{int(new) + cut_head}{new_len or ''} @@"
-
-    return [_HUNK.sub(shift, line, count=1) if line.startswith("@@ ") else line for line in lines]
+    """The unified diff lines of ``before`` to ``after`` (see :mod:`driftaudit.domain.unified`)."""
+    return unified_lines(before, after, _DIFF_CONTEXT)
 
 
 def _structural_diff(

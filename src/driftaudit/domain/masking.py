@@ -43,6 +43,7 @@ from typing import Any
 import re2
 
 from driftaudit.domain.errors import MaskingPatternError
+from driftaudit.domain.linescope import line_local_source
 from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
 from driftaudit.domain.re2scan import Scanner, re2_options
 from driftaudit.domain.reversible import decode_cisco7, decode_junos9
@@ -66,6 +67,10 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _FINGERPRINT_HEX = 12
 _TYPE7_MARKER = re.compile(r"(?:^|\s)7[ \t]+$")
 _TOKEN_MAX = 96  # longest token: "<secret:ignored:" + a 64-character name + ">"
+#: From this size on, masking runs line-local patterns over the lines that hold a match only (see
+#: _mask_by_lines); on shorter texts the few whole-text scans cost less than finding those lines.
+#: Either way the result is the same.
+LINE_MASKING_MIN_CHARS = 8192
 #: The name the vendor secret grammar's spans are counted under in ``mask_counts``.
 GRAMMAR_RULE = "secret-grammar"
 
@@ -79,6 +84,7 @@ class _Rule:
     ignore_changes: bool
     scanner: Scanner
     group: int  # index of the "value" group when the pattern has one, else 0 (the whole match)
+    token: str | None = None  # what every span becomes; None: a secret's own fingerprint
 
 
 def _compile_set(rules: tuple[_Rule, ...], patterns: Mapping[str, str]) -> Any:
@@ -93,6 +99,29 @@ def _compile_set(rules: tuple[_Rule, ...], patterns: Mapping[str, str]) -> Any:
 
 
 @dataclass(frozen=True, eq=False)
+class _Phase:
+    """One phase's rules split by reach.
+
+    A line-local rule (see :mod:`driftaudit.domain.linescope`) runs over the
+    flagged lines only, joined into one short text; the others run over the
+    whole text. Which rules run is decided once, at the start of the phase, by
+    the phase's one set over the whole text, as whole-text masking decides it.
+    """
+
+    rules: tuple[_Rule, ...]
+    local: frozenset[int]  # indices (into rules) of the line-local rules
+
+
+@dataclass(frozen=True, eq=False)
+class _LinePlan:
+    """How masking finds the lines it may change in one scan, and the two phases it then runs."""
+
+    locator: Scanner  # every line a line-local rule, or the grammar, may change
+    secrets: _Phase
+    volatiles: _Phase
+
+
+@dataclass(frozen=True, eq=False)
 class CompiledPatterns:
     """One platform's compiled patterns plus the fingerprint key (never shown in repr)."""
 
@@ -103,6 +132,7 @@ class CompiledPatterns:
     _secret_set: Any = field(repr=False)
     _volatile_set: Any = field(repr=False)
     grammar: SecretGrammar | None = None
+    _lines: _LinePlan | None = field(default=None, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -128,7 +158,11 @@ def _compile_rule(pattern: MaskingPattern) -> tuple[_Rule, str]:
     if scanner.regex.search("") is not None:
         raise MaskingPatternError(f"masking pattern {pattern.name!r} matches the empty string")
     group = int(scanner.regex.groupindex.get("value", 0))
-    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group), source
+    if pattern.kind is PatternKind.VOLATILE:
+        token: str | None = f"<volatile:{pattern.name}>"
+    else:
+        token = f"<secret:ignored:{pattern.name}>" if pattern.ignore_changes else None
+    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group, token), source
 
 
 class MaskingRegistry:
@@ -146,12 +180,14 @@ class MaskingRegistry:
         self._patterns: tuple[MaskingPattern, ...] = tuple(patterns)
         self._rules: list[tuple[MaskingPattern, _Rule]] = []
         self._sources: dict[str, str] = {}
+        self._local_sources: dict[str, str | None] = {}
         for pattern in self._patterns:
             if pattern.name in self._sources:
                 raise MaskingPatternError(f"masking pattern {pattern.name!r} is defined twice")
             rule, source = _compile_rule(pattern)
             self._rules.append((pattern, rule))
             self._sources[pattern.name] = source
+            self._local_sources[pattern.name] = line_local_source(pattern.regex)
         self._cache: dict[Platform | None, CompiledPatterns] = {}
 
     @classmethod
@@ -187,6 +223,7 @@ class MaskingRegistry:
         ]
         secrets = tuple(rule for rule in chosen if rule.kind is PatternKind.SECRET)
         volatiles = tuple(rule for rule in chosen if rule.kind is PatternKind.VOLATILE)
+        grammar = grammar_for(platform) if self._grammar else None
         compiled = CompiledPatterns(
             platform=platform,
             secrets=secrets,
@@ -194,10 +231,38 @@ class MaskingRegistry:
             key=self._key,
             _secret_set=_compile_set(secrets, self._sources),
             _volatile_set=_compile_set(volatiles, self._sources),
-            grammar=grammar_for(platform) if self._grammar else None,
+            grammar=grammar,
+            _lines=self._line_plan(secrets, volatiles, grammar),
         )
         self._cache[platform] = compiled
         return compiled
+
+    def _line_plan(
+        self, secrets: tuple[_Rule, ...], volatiles: tuple[_Rule, ...], grammar: SecretGrammar | None
+    ) -> _LinePlan | None:
+        """The line plan of these rules, or None when no rule is line-local (whole-text masking)."""
+        local = [self._local_sources[rule.name] for rule in (*secrets, *volatiles)]
+        sources = [source for source in local if source is not None]
+        if grammar is not None:
+            grammar_line = line_local_source(grammar.line_source)
+            if grammar_line is None:
+                return None  # cannot happen with our own vocabulary; whole-text masking stays correct
+            sources.append(grammar_line)
+        if not sources:
+            return None
+        alternation = "|".join(f"(?:{source})" for source in sources)
+        try:
+            line = f"[^\\n]*?(?:{alternation})[^\\n]*"
+            locator = Scanner(f"(?m)^{line}(?:\\n{line})*")
+        except re2.error:
+            return None  # an operator pattern RE2 accepts alone but not combined: whole-text masking
+        return _LinePlan(locator, self._phase(secrets), self._phase(volatiles))
+
+    def _phase(self, rules: tuple[_Rule, ...]) -> _Phase:
+        local = frozenset(
+            index for index, rule in enumerate(rules) if self._local_sources[rule.name] is not None
+        )
+        return _Phase(rules=rules, local=local)
 
 
 def _touches_token(text: str, start: int, end: int) -> bool:
@@ -205,17 +270,18 @@ def _touches_token(text: str, start: int, end: int) -> bool:
 
     A span that wholly contains a token plus other text may be masked (the
     token is subsumed); anything else touching a token is left alone, so
-    masked text masks to itself.
+    masked text masks to itself. A token holds no ``<`` but its first
+    character, so the tokens near the span are the ones starting at each
+    ``<`` before its end (a token is at most ``_TOKEN_MAX`` long).
     """
-    window = max(0, start - _TOKEN_MAX)
-    if text.find("<", window, end) < 0:
-        return False
-    for token in _TOKEN.finditer(text, window, end + _TOKEN_MAX):
-        if token.start() >= end or token.end() <= start:
-            continue
-        contained = start <= token.start() and token.end() <= end
-        if not contained or (token.start() == start and token.end() == end):
-            return True
+    cut = text.find("<", max(0, start - _TOKEN_MAX), end)
+    while cut >= 0:
+        token = _TOKEN.match(text, cut, end + _TOKEN_MAX)
+        if token is not None and token.end() > start:
+            contained = start <= cut and token.end() <= end
+            if not contained or (cut == start and token.end() == end):
+                return True
+        cut = text.find("<", cut + 1, end)
     return False
 
 
@@ -230,14 +296,6 @@ def _fingerprint_input(value: str, *, type7: bool) -> str:
 def _fingerprint(value: str, key: bytes, *, type7: bool) -> str:
     digest = hmac.new(key, _fingerprint_input(value, type7=type7).encode("utf-8"), hashlib.sha256)
     return f"<secret:{digest.hexdigest()[:_FINGERPRINT_HEX]}>"
-
-
-def _replacement(rule: _Rule, value: str, key: bytes, before: str) -> str:
-    if rule.kind is PatternKind.VOLATILE:
-        return "" if value.endswith("\n") else f"<volatile:{rule.name}>"
-    if rule.ignore_changes:
-        return f"<secret:ignored:{rule.name}>"
-    return _fingerprint(value, key, type7=_TYPE7_MARKER.search(before) is not None)
 
 
 #: per line, its masked text and how many values the grammar masked in it
@@ -296,16 +354,35 @@ def _mask_line(grammar: SecretGrammar, text: str, start: int, end: int, key: byt
     return "".join(pieces), len(pieces) // 2
 
 
-def _apply(text: str, rule: _Rule, key: bytes) -> tuple[str, int]:
+def _apply(
+    text: str, rule: _Rule, key: bytes, replaced: list[tuple[int, int, int]] | None = None
+) -> tuple[str, int]:
+    """``text`` with every match of ``rule`` masked, and how many.
+
+    ``replaced`` (when given) collects each replacement's (start, end, new length).
+    """
     pieces: list[str] = []
     position = 0
     count = 0
-    for spans in rule.scanner.spans(text):
-        start, end = spans[rule.group]
-        if start < 0 or start == end or _touches_token(text, start, end):
+    group = rule.group
+    constant = rule.token
+    for spans in rule.scanner.all_spans(text):
+        start, end = spans[group]
+        if start < 0 or start == end:
+            continue
+        if text.find("<", max(0, start - _TOKEN_MAX), end) >= 0 and _touches_token(text, start, end):
             continue
         pieces.append(text[position:start])
-        pieces.append(_replacement(rule, text[start:end], key, text[max(0, start - 8) : start]))
+        if constant is None:
+            before = text[max(0, start - 8) : start]
+            replacement = _fingerprint(text[start:end], key, type7=_TYPE7_MARKER.search(before) is not None)
+        elif rule.kind is PatternKind.VOLATILE and text[end - 1] == "\n":
+            replacement = ""  # a volatile span ending with a line break drops the line
+        else:
+            replacement = constant
+        pieces.append(replacement)
+        if replaced is not None:
+            replaced.append((start, end, len(replacement)))
         position = end
         count += 1
     if not count:
@@ -339,6 +416,8 @@ def mask_with_counts(
     texts) lets the grammar mask each distinct secret line once.
     """
     counts: dict[str, int] = {}
+    if patterns._lines is not None and len(content) >= LINE_MASKING_MIN_CHARS:
+        return _mask_by_lines(content, patterns, patterns._lines, counts, memo, volatiles=True), counts
     text = _redact(content, patterns, counts, memo)
     text = _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts)
     return text, counts
@@ -358,5 +437,140 @@ def _redact(
     content: str, patterns: CompiledPatterns, counts: dict[str, int], memo: GrammarMemo | None = None
 ) -> str:
     """The secret phase: the vendor grammar first, then the secret patterns."""
+    if patterns._lines is not None and len(content) >= LINE_MASKING_MIN_CHARS:
+        return _mask_by_lines(content, patterns, patterns._lines, counts, memo, volatiles=False)
     text = _apply_grammar(content, patterns.grammar, patterns.key, counts, memo)
     return _apply_phase(text, patterns.secrets, patterns._secret_set, patterns.key, counts)
+
+
+# -- masking by lines -------------------------------------------------------------------------
+#
+# The same result as the whole-text phases above, with less scanning: one scan
+# (the plan's locator) finds every line a line-local rule or the grammar may
+# change; those rules then run over these lines only, joined into one short
+# text, and rules that may match across lines run over the whole text, each in
+# its place in the order. A line-local rule masks a line the same wherever the
+# line stands, so masking the joined lines and putting them back is masking
+# the text; lines a whole-text rule changes are flagged again, so they are
+# never missed by the line-local rules after it.
+
+_Span = tuple[int, int]
+
+
+def _mask_by_lines(
+    content: str,
+    patterns: CompiledPatterns,
+    plan: _LinePlan,
+    counts: dict[str, int],
+    memo: GrammarMemo | None,
+    *,
+    volatiles: bool,
+) -> str:
+    """Secrets (and volatiles when ``volatiles``) masked, as the whole-text phases mask them."""
+    text = content
+    spans = _flagged_lines(text, plan.locator)
+    if patterns.grammar is not None and spans:
+        joined = _gather(text, spans)
+        masked = _apply_grammar(joined, patterns.grammar, patterns.key, counts, memo)
+        if masked is not joined:
+            text, spans = _scatter(text, spans, masked)
+    text, spans = _run_phase(text, spans, plan.secrets, patterns.key, counts, patterns._secret_set)
+    if volatiles:
+        text, spans = _run_phase(text, spans, plan.volatiles, patterns.key, counts, patterns._volatile_set)
+    return text
+
+
+def _flagged_lines(text: str, locator: Scanner) -> list[_Span]:
+    """The (start, end) of every line the locator flags (it flags runs of consecutive lines)."""
+    spans: list[_Span] = []
+    for found in locator.all_spans(text):
+        start, end = found[0]
+        cut = text.find("\n", start, end)
+        while cut >= 0:
+            spans.append((start, cut))
+            start = cut + 1
+            cut = text.find("\n", start, end)
+        spans.append((start, end))
+    return spans
+
+
+def _gather(text: str, spans: list[_Span]) -> str:
+    return "\n".join([text[start:end] for start, end in spans])
+
+
+def _scatter(text: str, spans: list[_Span], joined: str) -> tuple[str, list[_Span]]:
+    """``text`` with its flagged lines replaced by the lines of ``joined`` (as many, in order)."""
+    lines = joined.split("\n")
+    pieces: list[str] = []
+    moved: list[_Span] = []
+    previous = shift = 0
+    for (start, end), line in zip(spans, lines, strict=True):
+        pieces.append(text[previous:start])
+        pieces.append(line)
+        moved.append((start + shift, start + shift + len(line)))
+        shift += len(line) - (end - start)
+        previous = end
+    pieces.append(text[previous:])
+    return "".join(pieces), moved
+
+
+def _run_phase(
+    text: str, spans: list[_Span], phase: _Phase, key: bytes, counts: dict[str, int], pattern_set: Any
+) -> tuple[str, list[_Span]]:
+    # which rules run: the phase's one set over the whole text, as the whole-text phase decides it
+    chosen = sorted(pattern_set.Match(text) or ()) if pattern_set is not None else []
+    position = 0
+    while position < len(chosen):
+        if chosen[position] not in phase.local:
+            rule = phase.rules[chosen[position]]
+            replaced: list[tuple[int, int, int]] = []
+            text, count = _apply(text, rule, key, replaced)
+            if count:
+                counts[rule.name] = counts.get(rule.name, 0) + count
+                spans = _respan(text, spans, replaced)
+            position += 1
+            continue
+        joined = _gather(text, spans)
+        masked = joined
+        while position < len(chosen) and chosen[position] in phase.local:
+            rule = phase.rules[chosen[position]]
+            masked, count = _apply(masked, rule, key)
+            if count:
+                counts[rule.name] = counts.get(rule.name, 0) + count
+            position += 1
+        if masked is not joined:
+            text, spans = _scatter(text, spans, masked)
+    return text, spans
+
+
+def _respan(text: str, spans: list[_Span], replaced: list[tuple[int, int, int]]) -> list[_Span]:
+    """The flagged lines after a whole-text rule replaced ``replaced`` (offsets before it) in ``text``.
+
+    Lines it did not touch keep their flag (shifted); every line holding
+    replaced text is flagged, since line-local rules may now match there.
+    """
+    kept: set[_Span] = set()
+    shift = 0
+    index = 0
+    for start, end in spans:
+        while index < len(replaced) and replaced[index][1] <= start:
+            shift += replaced[index][2] - (replaced[index][1] - replaced[index][0])
+            index += 1
+        if index < len(replaced) and replaced[index][0] <= end:
+            continue  # the line, or its line break, was replaced: flagged again below
+        kept.add((start + shift, end + shift))
+    shift = 0
+    for start, end, size in replaced:
+        new_start = start + shift
+        shift += size - (end - start)
+        line = text.rfind("\n", 0, new_start) + 1
+        stop = text.find("\n", new_start + size)
+        stop = len(text) if stop < 0 else stop
+        while True:
+            cut = text.find("\n", line, stop)
+            if cut < 0:
+                kept.add((line, stop))
+                break
+            kept.add((line, cut))
+            line = cut + 1
+    return sorted(kept)

@@ -27,6 +27,7 @@ from typing import Any
 from driftaudit.domain.envelopes import ALWAYS_METADATA_KEYS, BUILTIN_ENVELOPES
 from driftaudit.domain.errors import ConfigurationError, NormalizationError
 from driftaudit.domain.models import EnvelopeSpec
+from driftaudit.domain.re2scan import Scanner
 
 __all__ = ["BUILTIN_ENVELOPES", "ConfigNormalizer"]
 
@@ -115,6 +116,9 @@ class ConfigNormalizer:
 
     def normalize_text(self, text: str) -> str:
         r"""``\\n`` endings, no trailing whitespace, no blank lines at either end, one final newline."""
+        fast = _fast_normalize(text)
+        if fast is not None:
+            return fast
         text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         lines = [line.rstrip() for line in text.split("\n")]
         while lines and not lines[-1]:
@@ -131,6 +135,57 @@ class ConfigNormalizer:
             return self._envelopes[spec]
         except KeyError:
             raise ConfigurationError(f"unknown envelope {spec!r}") from None
+
+
+#: every ASCII character ``str.rstrip()`` strips (``str.isspace``) other than the line break
+_ASCII_BLANKS = "".join(chr(code) for code in range(128) if chr(code).isspace() and chr(code) != "\n")
+#: the blanks ending a line, in one RE2 scan (ASCII text only: RE2 and Python agree on those characters)
+_TRAILING_BLANKS = Scanner("(?m)[" + "".join(f"\\x{ord(char):02x}" for char in _ASCII_BLANKS) + "]+$")
+
+
+#: the blanks other than space and tab: each is looked for on its own (a one-character search is memchr)
+_RARE_BLANKS = "".join(char for char in _ASCII_BLANKS if char not in " \t")
+
+
+def _already_normal(text: str) -> bool:
+    """Whether ASCII ``text`` without carriage returns is normalized already, by C-level searches only.
+
+    It is when it starts with a non-empty line, ends with exactly one line
+    break and no line ends with a blank: no space or tab before a line break
+    and none of the rarer blanks anywhere.
+    """
+    if not text.endswith("\n") or text.endswith("\n\n") or text.startswith("\n"):
+        return False
+    if " \n" in text or ("\t" in text and "\t\n" in text):
+        return False
+    return not any(char in text for char in _RARE_BLANKS)
+
+
+def _fast_normalize(text: str) -> str | None:
+    """What :meth:`ConfigNormalizer.normalize_text` returns, for ASCII text without carriage returns.
+
+    Every line right-stripped is the text without the blanks that end a line
+    (found in one linear scan; a line of blanks becomes empty), and dropping
+    blank lines at either end is stripping line breaks there. None for other
+    text, which takes the step-by-step path.
+    """
+    if not text.isascii() or "\r" in text:
+        return None
+    if _already_normal(text):
+        return text
+    pieces: list[str] = []
+    position = 0
+    for spans in _TRAILING_BLANKS.spans(text):
+        start, end = spans[0]
+        pieces.append(text[position:start])
+        position = end
+    if pieces:
+        pieces.append(text[position:])
+        text = "".join(pieces)
+    if text.endswith("\n") and not text.endswith("\n\n") and not text.startswith("\n"):
+        return text  # already normal: returned as it is
+    text = text.strip("\n")
+    return text + "\n" if text else ""
 
 
 def _decode(device_id: str, body: str | bytes) -> str:

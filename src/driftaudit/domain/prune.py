@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import itemgetter
 
 from driftaudit.domain.sections import _BANNER, _EXIT, SectionRules, banner_close
 
@@ -28,6 +29,9 @@ __all__ = ["differ_only_in_comments", "prune_shared_blocks", "shared_line_affixe
 
 
 _NOISE: dict[str, re.Pattern[str]] = {}
+_LEADING_NOISE: dict[str, re.Pattern[str]] = {}
+#: rounds of affix and leading-noise trimming before the rest is filtered whole
+_AFFIX_ROUNDS = 4
 
 
 def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
@@ -45,11 +49,24 @@ def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
     if noise is None:
         noise = re.compile(rf"^[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n", re.MULTILINE)
         _NOISE[leaders] = noise
-    # the lines both texts share at either end drop out alike: only the differing middles are filtered
-    head, tail = shared_line_affixes(actual, intended)
-    middle_actual = actual[head : len(actual) - tail]
-    middle_intended = intended[head : len(intended) - tail]
-    return noise.sub("", middle_actual) == noise.sub("", middle_intended)
+    leading = _LEADING_NOISE.get(leaders)
+    if leading is None:
+        leading = re.compile(rf"(?:[ \t]*(?:[{re.escape(leaders)}][^\n]*)?\n)*")
+        _LEADING_NOISE[leaders] = leading
+    # Lines both texts share at either end drop out alike, and so do noise lines at the start of
+    # either: what is left starts, on each side, with a significant line (or is empty). Two such
+    # texts that start with different lines filter to different texts, which decides a drifted
+    # pair after a few C-level steps instead of filtering both whole texts.
+    for _ in range(_AFFIX_ROUNDS):
+        head, tail = shared_line_affixes(actual, intended)
+        actual = actual[head : len(actual) - tail]
+        intended = intended[head : len(intended) - tail]
+        skip_actual = leading.match(actual).end()  # type: ignore[union-attr]  # matches the empty string
+        skip_intended = leading.match(intended).end()  # type: ignore[union-attr]
+        if not skip_actual and not skip_intended:
+            return actual == intended  # equal, or their first lines (both significant) differ
+        actual, intended = actual[skip_actual:], intended[skip_intended:]
+    return noise.sub("", actual) == noise.sub("", intended)
 
 
 def shared_line_affixes(first: str, second: str) -> tuple[int, int]:
@@ -101,8 +118,8 @@ def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]]:
     chunks: list[tuple[str | None, str]] = list(zip(heads, pieces, strict=True))
     if not first or first[0] in leaders or first[0].isspace():
         chunks[0] = (None, pieces[0])
-    if "end" not in heads and not any(head.startswith("exit") for head in heads):
-        return chunks
+    if "end" not in heads and not (text.startswith("exit") or "\nexit" in text):
+        return chunks  # (a head starting with "exit" starts a line of the text)
     merged: list[tuple[str | None, str]] = chunks[:1]
     for head, piece in chunks[1:]:
         if head == "end" or (head is not None and head.startswith("exit") and _EXIT.fullmatch(head)):
@@ -176,16 +193,20 @@ def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tupl
     """Both texts without the unordered top-level blocks they share (the rest in document order)."""
     leaders = rules.comment_leaders
     blocks_actual, blocks_intended = _chunks(actual, leaders), _chunks(intended, leaders)
-    heads_actual = Counter(head for head, _ in blocks_actual)
-    heads_intended = Counter(head for head, _ in blocks_intended)
-    body_intended = {head: body for head, body in blocks_intended}
+    # a block both texts hold alike, with its head once on each side: the (head, body) pair occurs
+    # once in each, and no other block on either side has that head
+    pairs_actual = Counter(blocks_actual)
+    common = pairs_actual.keys() & Counter(blocks_intended).keys()
+    if not common:
+        return actual, intended
+    heads_actual = Counter(map(itemgetter(0), blocks_actual))
+    heads_intended = Counter(map(itemgetter(0), blocks_intended))
     shared = {
         head
-        for head, body in blocks_actual
+        for head, _ in common
         if head is not None
         and heads_actual[head] == 1
-        and heads_intended.get(head) == 1
-        and body_intended[head] == body
+        and heads_intended[head] == 1
         and rules.group_key(head) is None
     }
     if not shared:

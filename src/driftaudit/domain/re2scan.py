@@ -70,6 +70,25 @@ class Scanner:
             return
         yield from self._ascii_spans(text.encode("ascii"))
 
+    def all_spans(self, text: str) -> list[_Spans]:
+        """The spans of :meth:`spans` as one list: on ASCII text, one tight loop and no generator."""
+        if self._engine is None or not text.isascii():
+            return list(self.spans(text))
+        encoded = text.encode("ascii")
+        match = self._engine.Match
+        unanchored = self._unanchored
+        found_all: list[_Spans] = []
+        position, end = 0, len(encoded)
+        while True:
+            found = match(unanchored, encoded, position, end)
+            whole = found[0]
+            if whole[0] < 0:
+                return found_all
+            found_all.append(found)
+            if position == end:
+                return found_all
+            position = position + 1 if position == whole[1] else whole[1]
+
     def _ascii_spans(self, encoded: bytes) -> Iterator[_Spans]:
         # the binding's own loop over bytes (re2._Regexp._match), minus the match objects
         match = self._engine.Match

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from driftaudit.domain.models import Platform
 from driftaudit.domain.re2scan import Scanner
@@ -145,8 +146,9 @@ class SecretSpan:
     type7: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Word:
+class _Word(NamedTuple):
+    """One word of a line and where it lies (a tuple: the grammar makes one per word it reads)."""
+
     text: str
     start: int
     end: int
@@ -166,6 +168,8 @@ class SecretGrammar:
     junos: bool
     keywords: frozenset[str] = field(init=False)
     markers: frozenset[str] = field(init=False)
+    #: the RE2 source (multi-line mode) of one line that may hold a secret, as the prefilter scans for
+    line_source: str = field(init=False, repr=False)
     _prefilter: Scanner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -182,11 +186,15 @@ class SecretGrammar:
         alternation = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
         alternation += "|" + _SUFFIX_KEYWORD
         # whole lines holding a keyword as a whole word (not "send-community", "key-hash"); RE2's
-        # DFA scans the text once, ten times faster than a Python alternation
-        keyword_line = rf"[^\n]*?(?:^|[\s\"\[{{;])(?:{alternation})(?:[\s;\"]|$)"
+        # DFA scans the text once, ten times faster than a Python alternation. Nothing in it
+        # matches a line break ([^\S\n] is a blank other than a line break): a match is one line,
+        # never a line and the next, so what a line masks to never depends on its neighbours
+        keyword_line = rf"[^\n]*?(?:^|[^\S\n]|[\"\[{{;])(?:{alternation})(?:[^\S\n]|[;\"]|$)"
         if self.cisco:
             keyword_line += r"|[ \t]*snmp-server[ \t]+host[ \t]|[ \t]+host[ \t]"
-        object.__setattr__(self, "_prefilter", Scanner(rf"(?m)^(?:{keyword_line})[^\n]*"))
+        source = rf"^(?:{keyword_line})[^\n]*"
+        object.__setattr__(self, "line_source", source)
+        object.__setattr__(self, "_prefilter", Scanner(f"(?m){source}"))
 
     def is_keyword(self, word: str) -> bool:
         """Whether a value follows ``word``: a listed keyword, or a Junos ``*-secret``/``*-key`` word."""
