@@ -98,3 +98,28 @@ async def test_a_revoked_audit_is_forgotten_so_the_next_owner_rebuilds_it():
     opened.cancel()
     await asyncio.gather(opened, return_exceptions=True)
     assert tracker.open_audits == 0
+
+
+async def test_a_batched_reported_record_counts_each_of_its_devices():
+    published: list[AuditStatus] = []
+
+    async def publish(status: AuditStatus) -> None:
+        published.append(status)
+
+    tracker = AuditTracker(publish=publish, clock=lambda: NOW)
+    opened = asyncio.create_task(tracker.handle(_opened(("d1", "d2", "d3"))))
+    await asyncio.sleep(0)
+    batch = (("d1", DeviceStatus.COMPLIANT), ("d2", DeviceStatus.DRIFTED), ("x9", DeviceStatus.COMPLIANT))
+    await tracker.handle(AuditProgress(kind="reported", audit_id="a1", reports=batch))
+    assert not opened.done()  # x9 is not of this audit: d3 is still missing
+    wire = AuditProgress(kind="reported", audit_id="a1", reports=(("d3", DeviceStatus.UNREACHABLE),))
+    await tracker.handle(AuditProgress.model_validate_json(wire.model_dump_json()))
+    await asyncio.wait_for(opened, 1)
+    (status,) = published
+    assert (status.complete, status.reported, status.compliant, status.drifted, status.unreachable) == (
+        True,
+        3,
+        1,
+        1,
+        1,
+    )

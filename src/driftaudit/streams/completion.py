@@ -53,6 +53,15 @@ class AuditProgress(BaseModel):
     device_ids: tuple[str, ...] = ()
     device_id: str | None = None
     status: DeviceStatus | None = None
+    #: a ``reported`` record of several devices at once: (device_id, status) pairs
+    reports: tuple[tuple[str, DeviceStatus], ...] = ()
+
+    def reported(self) -> list[tuple[str, DeviceStatus]]:
+        """Every (device_id, status) a ``reported`` record carries."""
+        pairs = list(self.reports)
+        if self.device_id is not None and self.status is not None:
+            pairs.append((self.device_id, self.status))
+        return pairs
 
 
 @dataclass(slots=True)
@@ -95,11 +104,15 @@ class AuditTracker:
             await self._opened(progress)
             return
         audit = self._open.get(progress.audit_id)
-        if audit is None or progress.device_id is None or progress.status is None:
+        if audit is None:
             return  # a repeat after the close, or an audit another worker tracks
-        if progress.device_id in audit.expected:
-            audit.statuses[progress.device_id] = progress.status
-        if audit.expected <= audit.statuses.keys():
+        reported = progress.reported()
+        if not reported:
+            return
+        for device_id, status in reported:
+            if device_id in audit.expected:
+                audit.statuses[device_id] = status
+        if len(audit.statuses) >= len(audit.expected):
             await self._close(audit, complete=True)
 
     async def _opened(self, progress: AuditProgress) -> None:

@@ -36,9 +36,11 @@ from driftaudit.domain.models import (
     Device,
     DeviceConfig,
     DeviceFetchTask,
+    DeviceStatus,
     DriftEvent,
     FetchOutcome,
 )
+from driftaudit.streams.batching import KeyedBatcher
 from driftaudit.streams.codec import decode, encode
 from driftaudit.streams.completion import AuditProgress, AuditTracker
 from driftaudit.streams.delivery import MessageTooLargeError, PermanentSendError
@@ -46,7 +48,7 @@ from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.fitting import bounded_dead_letter, fit_drift_event, fit_status, halve
 from driftaudit.streams.outbox import Outbox
 from driftaudit.streams.recorder import HistoryRecorder
-from driftaudit.streams.score import ScoreObservation
+from driftaudit.streams.score import ScoreBatch, ScoreObservation
 from driftaudit.streams.topics import TopicNames
 
 __all__ = ["RawMessage", "StageHandlers"]
@@ -57,6 +59,11 @@ M = TypeVar("M", bound=BaseModel)
 
 #: (key, value) of one consumed message, as raw bytes.
 RawMessage = tuple[bytes | None, bytes | None]
+
+#: the report stage's outputs of one key (tenant, audit) gathered into one message: at most this
+#: many, waiting at most this long for more (each drift event is acked once its batch is confirmed)
+REPORT_BATCH_ITEMS = 500
+REPORT_LINGER_S = 0.01
 
 
 def _reason(exc: BaseException) -> str:
@@ -93,6 +100,12 @@ class StageHandlers:
         self.recorder = recorder
         self.fetch_slots = fetch_slots
         self.tracker = AuditTracker(publish=self.publish_status, clock=deps.clock)
+        self.scores: KeyedBatcher[ScoreObservation] = KeyedBatcher(
+            self._send_scores, max_items=REPORT_BATCH_ITEMS, linger_s=REPORT_LINGER_S
+        )
+        self.reports: KeyedBatcher[tuple[str, DeviceStatus]] = KeyedBatcher(
+            self._send_reports, max_items=REPORT_BATCH_ITEMS, linger_s=REPORT_LINGER_S
+        )
         self.in_flight = 0
         self.max_in_flight = 0
         self.dead_letters = 0
@@ -284,6 +297,9 @@ class StageHandlers:
     async def report(self, key: bytes | None, payload: bytes | None) -> None:
         """Drift event -> score observation keyed by tenant, and a progress record keyed by audit.
 
+        Both go out batched with the other drift events of the same tenant
+        (audit) handled within a few milliseconds (:class:`KeyedBatcher`);
+        this returns once both messages carrying this event are confirmed.
         An invalid drift event is dead-lettered by the history sink, which
         reads the same topic; here it is only skipped.
         """
@@ -292,13 +308,18 @@ class StageHandlers:
         except InputError:
             return
         observation = ScoreObservation.of(event)
-        reported = AuditProgress(
-            kind="reported", audit_id=event.audit_id, device_id=event.device_id, status=event.status
-        )
         await asyncio.gather(
-            self.outbox.send(self.names.score_input, observation.routing_key(), encode(observation)),
-            self.outbox.send(self.names.audit_progress, event.audit_id.encode(), encode(reported)),
+            self.scores.add(observation.routing_key(), observation),
+            self.reports.add(event.audit_id.encode(), (event.device_id, event.status)),
         )
+
+    async def _send_scores(self, key: bytes, observations: list[ScoreObservation]) -> None:
+        batch = ScoreBatch(tenant=observations[0].tenant, observations=tuple(observations))
+        await self.outbox.send(self.names.score_input, key, encode(batch))
+
+    async def _send_reports(self, key: bytes, reports: list[tuple[str, DeviceStatus]]) -> None:
+        progress = AuditProgress(kind="reported", audit_id=key.decode(), reports=tuple(reports))
+        await self.outbox.send(self.names.audit_progress, key, encode(progress))
 
     async def track(self, key: bytes | None, payload: bytes | None) -> None:
         """Progress record -> the audit tracker (an ``opened`` one returns when its audit closed)."""
