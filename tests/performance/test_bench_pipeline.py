@@ -71,6 +71,40 @@ def _cpu_s(pid: int) -> float:
     return RemoteFleet([], {}, [], {}, pid=pid).cpu_seconds()
 
 
+def _children(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found + [d for c in found for d in _children(c)]
+
+
+def _children_cpu_s(pid: int) -> float:
+    return sum(_cpu_s(child) for child in _children(pid))
+
+
+def _listener_pid(port: int) -> int:
+    """The process listening on ``port`` (the broker), 0 when unknown."""
+    try:
+        out = subprocess.run(
+            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except OSError:
+        return 0
+    marker = out.find("pid=")
+    return int(out[marker + 4 :].split(",", 1)[0]) if marker >= 0 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Pids:
+    worker: int
+    sim: int
+    broker: int
+
+
 @dataclass(frozen=True, slots=True)
 class _Run:
     """One audit's figures."""
@@ -78,8 +112,10 @@ class _Run:
     arrivals: list[float]  # seconds from the request to each device's first event
     status_s: float
     worker_cpu_s: float
+    children_cpu_s: float
     sim_cpu_s: float
     client_cpu_s: float
+    broker_cpu_s: float
 
     def steady_rate(self) -> float:
         low, high = self.arrivals[len(self.arrivals) // 10], self.arrivals[len(self.arrivals) * 9 // 10]
@@ -95,18 +131,29 @@ class _Run:
             f"(audit-status record and every event read {self.status_s:.2f} s)"
             f"\n    throughput: {n / last:.0f} devices/s per worker (N / last event), "
             f"steady state {self.steady_rate():.0f} devices/s (10th to 90th percentile)"
-            f"\n    CPU per device: worker {self.worker_cpu_s / n * 1000:.2f} ms, "
+            f"\n    CPU per device: worker {self.worker_cpu_s / n * 1000:.2f} ms "
+            f"+ its analysis processes {self.children_cpu_s / n * 1000:.2f} ms, "
             f"simulator {self.sim_cpu_s / n * 1000:.2f} ms, "
-            f"following client {self.client_cpu_s / n * 1000:.2f} ms"
+            f"following client {self.client_cpu_s / n * 1000:.2f} ms, "
+            f"broker {self.broker_cpu_s / n * 1000:.2f} ms"
+            f"\n    every process together: {self.total_cpu_s / n * 1000:.2f} ms per device, "
+            f"{self.total_cpu_s / last:.2f} of {os.cpu_count()} cores busy"
+        )
+
+    @property
+    def total_cpu_s(self) -> float:
+        return (
+            self.worker_cpu_s + self.children_cpu_s + self.sim_cpu_s + self.client_cpu_s + self.broker_cpu_s
         )
 
 
-async def _audit(client: AuditClient, fleet: FleetUnderTest, worker_pid: int, sim_pid: int) -> _Run:
+async def _audit(client: AuditClient, fleet: FleetUnderTest, pids: _Pids) -> _Run:
     request = request_for(requested_by="bench")
     ids = [d.device_id for d in fleet.devices]
     arrivals: list[float] = []
     statuses: dict[str, str] = {}
-    cpu = (_cpu_s(worker_pid), _cpu_s(sim_pid), time.process_time())
+    cpu = (_cpu_s(pids.worker), _children_cpu_s(pids.worker), _cpu_s(pids.sim), time.process_time())
+    broker = _cpu_s(pids.broker) if pids.broker else 0.0
     start = time.perf_counter()
 
     def on_event(event: object) -> None:
@@ -120,9 +167,11 @@ async def _audit(client: AuditClient, fleet: FleetUnderTest, worker_pid: int, si
     run = _Run(
         arrivals,
         status_s,
-        _cpu_s(worker_pid) - cpu[0],
-        _cpu_s(sim_pid) - cpu[1],
-        time.process_time() - cpu[2],
+        _cpu_s(pids.worker) - cpu[0],
+        _children_cpu_s(pids.worker) - cpu[1],
+        _cpu_s(pids.sim) - cpu[2],
+        time.process_time() - cpu[3],
+        (_cpu_s(pids.broker) - broker) if pids.broker else 0.0,
     )
     assert len(events) == len(ids)
     assert statuses == fleet.expected
@@ -149,6 +198,7 @@ async def test_bench_pipeline_throughput(kafka_broker, kafka_namespace, tmp_path
             tmp_path / "history",
             DRIFTAUDIT_BATCH_SIZE=str(BATCH_SIZE),
             DRIFTAUDIT_MASKING_KEY="bench-key",
+            **_worker_overrides(),
         )
         worker = WorkerProcess(env, tmp_path / "worker.log", web_port=free_port()).start()
         try:
@@ -161,11 +211,14 @@ async def test_bench_pipeline_throughput(kafka_broker, kafka_namespace, tmp_path
                 topic_partitions=4,
             )
             assert worker.process is not None
+            pids = _Pids(
+                worker.process.pid, remote.pid, _listener_pid(int(kafka_broker.bootstrap.rsplit(":")[1]))
+            )
             async with AuditClient(settings) as client:
-                cold = await _audit(client, fleet, worker.process.pid, remote.pid)
+                cold = await _audit(client, fleet, pids)
                 sampler = _sample(worker.process.pid)
                 try:
-                    warm = await _audit(client, fleet, worker.process.pid, remote.pid)
+                    warm = await _audit(client, fleet, pids)
                 finally:
                     profile = await _stop_sampling(sampler)
                 per_topic = await _messages_per_topic(settings, kafka_namespace)
@@ -183,6 +236,12 @@ async def test_bench_pipeline_throughput(kafka_broker, kafka_namespace, tmp_path
         + ", ".join(f"{t} {n / (2 * DEVICES):.2f}" for t, n in per_topic.items())
         + _profile_lines(profile)
     )
+
+
+def _worker_overrides() -> dict[str, str]:
+    """``DRIFTAUDIT_BENCH_WORKER_<NAME>=value`` sets ``DRIFTAUDIT_<NAME>`` of the worker (experiments)."""
+    marker = "DRIFTAUDIT_BENCH_WORKER_"
+    return {f"DRIFTAUDIT_{k.removeprefix(marker)}": v for k, v in os.environ.items() if k.startswith(marker)}
 
 
 def _sample(pid: int) -> subprocess.Popen[bytes] | None:

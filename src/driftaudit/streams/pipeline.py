@@ -125,6 +125,8 @@ class PipelineService(Service):
     async def on_start(self) -> None:
         """Connect the producer, then join every stage's group."""
         await self.producer.start()
+        if self.handlers.pool is not None:
+            await self.handlers.pool.start()
         await self.recorder.start()
         self._deadlines = asyncio.create_task(self.handlers.tracker.run_deadlines())
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))
@@ -140,4 +142,6 @@ class PipelineService(Service):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._deadlines
         await self.recorder.stop()
+        if self.handlers.pool is not None:
+            await self.handlers.pool.stop()
         await self.producer.stop()

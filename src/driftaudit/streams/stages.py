@@ -40,6 +40,7 @@ from driftaudit.domain.models import (
     DriftEvent,
     FetchOutcome,
 )
+from driftaudit.streams.analysis_pool import AnalysisPool
 from driftaudit.streams.batching import KeyedBatcher
 from driftaudit.streams.codec import decode, encode
 from driftaudit.streams.completion import AuditProgress, AuditTracker
@@ -100,6 +101,8 @@ class StageHandlers:
         self.recorder = recorder
         self.fetch_slots = fetch_slots
         self.tracker = AuditTracker(publish=self.publish_status, clock=deps.clock)
+        #: child processes for the CPU-bound steps (None: threads of this process)
+        self.pool: AnalysisPool | None = None
         self.scores: KeyedBatcher[ScoreObservation] = KeyedBatcher(
             self._send_scores, max_items=REPORT_BATCH_ITEMS, linger_s=REPORT_LINGER_S
         )
@@ -231,20 +234,30 @@ class StageHandlers:
             finally:
                 self.in_flight -= 1
         limit = self.settings.max_message_bytes
-        config = await asyncio.to_thread(
-            to_device_config,
-            outcome,
-            audit_id=task.audit_id,
-            device=task.device,
-            requested_at=task.requested_at,
-            registry=self.deps.registry,
-            max_message_bytes=limit,
-        )
-        value = encode(config)
         key = task.device.device_id.encode()
+        if self.pool is not None:
+            value = await self.pool.device_config(
+                outcome,
+                audit_id=task.audit_id,
+                device=task.device,
+                requested_at=task.requested_at,
+                registry=self.deps.registry,
+            )
+        else:
+            config = await asyncio.to_thread(
+                to_device_config,
+                outcome,
+                audit_id=task.audit_id,
+                device=task.device,
+                requested_at=task.requested_at,
+                registry=self.deps.registry,
+                max_message_bytes=limit,
+            )
+            value = encode(config)
         try:
             await self.outbox.send(self.names.device_configs, key, value)
         except MessageTooLargeError:  # the topic's own limit is below max_message_bytes
+            config = DeviceConfig.model_validate_json(value)
             await self.outbox.send(
                 self.names.device_configs, key, encode(too_large(config, len(value), limit))
             )
@@ -253,6 +266,15 @@ class StageHandlers:
 
     async def analyze(self, key: bytes | None, payload: bytes | None) -> None:
         """Device config -> drift event (normalize, mask, diff: the shared use case, in a thread)."""
+        if self.pool is not None:
+            device_id, value = await self.pool.drift_event(
+                payload or b"", lambda: self._analyze_here(payload)
+            )
+            try:
+                await self.outbox.send(self.names.drift_events, device_id.encode(), value)
+            except MessageTooLargeError:
+                await self.send_event(DriftEvent.model_validate_json(value))
+            return
         config = self._decode(DeviceConfig, payload)
         rules = self.deps.rules
         if rules is not None and rules.due():
@@ -261,6 +283,18 @@ class StageHandlers:
             analyze_config, config, intended=self.deps.intended, registry=self.deps.registry, rules=rules
         )
         await self.send_event(event)
+
+    def _analyze_here(self, payload: bytes | None) -> tuple[str | None, str, bytes]:
+        """The pool's step in a thread of this process (while a dead child is replaced)."""
+        try:
+            config = self._decode(DeviceConfig, payload)
+        except InputError as exc:
+            return str(exc), "", b""
+        rules = self.deps.rules
+        if rules is not None and rules.due():
+            rules.refresh()
+        event = analyze_config(config, intended=self.deps.intended, registry=self.deps.registry, rules=rules)
+        return None, event.device_id, encode(event)
 
     async def send_event(self, event: DriftEvent) -> None:
         """Send a drift event, cut to fit (never dropped) when it is too large for the topic."""
