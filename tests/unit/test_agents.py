@@ -409,3 +409,26 @@ async def test_score_agent_applies_a_batch_once_per_window(masking_registry):
         await agent.put(encode(batch), key=observations[0].routing_key())
         acme = stream_app.scoreboard.score("acme")
     assert (acme.compliant, acme.drifted, acme.score) == (2, 0, 100.0)
+
+
+async def test_split_sends_the_expected_devices_of_a_large_audit_in_chunks_that_fit(masking_registry):
+    from driftaudit.streams.completion import AuditProgress
+
+    deps, devices, *_ = _deps(masking_registry, n=60, max_message_bytes=4096)
+    limit = 700  # the progress topic takes a few ids per record only
+    outbox = RecordingOutbox(max_bytes=limit)
+    app = create_app(deps, outbox=outbox, web_enabled=False)
+    try:
+        await app.handlers.split(b"a-1", _request())
+    finally:
+        await app.recorder.stop()
+    records = [AuditProgress.model_validate_json(v) for _, v in outbox.on(NAMES.audit_progress)]
+    assert records[0].kind == "opened"
+    assert records[0].expected_count == 60
+    assert {r.kind for r in records[1:]} == {"expected"}
+    assert len(records) > 2
+    ids = [i for r in records for i in r.device_ids]
+    assert set(ids) == {d.device_id for d in devices}
+    assert all(len(v) <= limit for _, v in outbox.on(NAMES.audit_progress))
+    assert len(outbox.on(NAMES.device_fetch)) == 60
+    assert not _letters(outbox)

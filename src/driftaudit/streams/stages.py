@@ -67,6 +67,22 @@ REPORT_BATCH_ITEMS = 500
 REPORT_LINGER_S = 0.01
 
 
+def id_chunks(ids: list[str], budget: int) -> list[tuple[str, ...]]:
+    """``ids`` in consecutive chunks of about ``budget`` bytes of JSON each (at least one chunk)."""
+    chunks: list[tuple[str, ...]] = []
+    current: list[str] = []
+    size = 0
+    for device_id in ids:
+        cost = len(device_id.encode()) + 3  # quotes and a comma
+        if current and size + cost > budget:
+            chunks.append(tuple(current))
+            current, size = [], 0
+        current.append(device_id)
+        size += cost
+    chunks.append(tuple(current))
+    return chunks
+
+
 def _reason(exc: BaseException) -> str:
     """A dead-letter reason: our own errors say what went wrong, foreign ones only their type.
 
@@ -188,15 +204,8 @@ class StageHandlers:
         logger.info("audit %s: %d devices to fetch", request.audit_id, len(devices))  # one line per audit
         stored = asyncio.ensure_future(self.recorder.record_audit_run(run))
         try:
-            opened = AuditProgress(
-                kind="opened",
-                audit_id=request.audit_id,
-                requested_at=request.requested_at,
-                deadline_at=self.deps.clock() + timedelta(seconds=self.settings.audit_deadline_s),
-                device_ids=tuple(d.device_id for d in devices),
-            )
             # confirmed before any fetch task exists, so every report follows it in its partition
-            await self.outbox.send(self.names.audit_progress, request.audit_id.encode(), encode(opened))
+            await self.open_audit(request, [d.device_id for d in devices])
             tasks = [
                 self.outbox.send(
                     self.names.device_fetch,
@@ -214,6 +223,43 @@ class StageHandlers:
         finally:
             if not stored.done():
                 stored.cancel()
+
+    async def open_audit(self, request: AuditRequest, device_ids: list[str]) -> None:
+        """Send the audit's ``opened`` record, its device ids split over ``expected`` records when large.
+
+        The ids go in chunks of a byte budget (a quarter of ``max_message_bytes``);
+        a chunk the topic refuses halves the budget and every chunk is sent
+        again (the tracker adds ids to a set: repeats change nothing).
+
+        Raises:
+            MessageTooLargeError: not even an ``opened`` record with a few ids fits the topic.
+        """
+        budget = max(256, self.settings.max_message_bytes // 4)
+        key = request.audit_id.encode()
+        deadline_at = self.deps.clock() + timedelta(seconds=self.settings.audit_deadline_s)
+        while True:
+            chunks = id_chunks(device_ids, budget)
+            opened = AuditProgress(
+                kind="opened",
+                audit_id=request.audit_id,
+                requested_at=request.requested_at,
+                deadline_at=deadline_at,
+                device_ids=chunks[0],
+                expected_count=len(device_ids),
+            )
+            try:
+                await self.outbox.send(self.names.audit_progress, key, encode(opened))
+                for chunk in chunks[1:]:  # one after the other: their order in the partition is kept
+                    more = AuditProgress(kind="expected", audit_id=request.audit_id, device_ids=chunk)
+                    await self.outbox.send(self.names.audit_progress, key, encode(more))
+            except MessageTooLargeError:
+                if budget <= 64:
+                    raise
+                budget //= 2
+                continue
+            if len(chunks) > 1:
+                logger.info("audit %s: expected devices sent in %d records", request.audit_id, len(chunks))
+            return
 
     # -- fetch --------------------------------------------------------------
 
