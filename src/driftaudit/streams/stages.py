@@ -13,8 +13,10 @@ result); bad input, and any other failure, becomes a bounded
 :class:`DeadLetter` (stage, reason, a prefix of the original bytes with their
 size and sha256). Only a dead letter that cannot be sent at all lets an
 exception out, and then the runner keeps the input unacknowledged and retries.
-CPU-bound steps (redaction, normalize/mask/diff) run in worker threads, so
-one large config never stalls the other devices' reads.
+CPU-bound steps (redaction, normalize/mask/diff) run in the worker's
+analysis processes (:class:`~driftaudit.streams.analysis_pool.AnalysisPool`,
+one per core) or, without them, in worker threads, so one large config never
+stalls the other devices' reads.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ RawMessage = tuple[bytes | None, bytes | None]
 #: many, waiting at most this long for more (each drift event is acked once its batch is confirmed)
 REPORT_BATCH_ITEMS = 500
 REPORT_LINGER_S = 0.01
+#: the score table logs a tenant's whole window value per update: its batches wait longer
+SCORE_BATCH_ITEMS = 2000
+SCORE_LINGER_S = 0.1
 
 
 def id_chunks(ids: list[str], budget: int) -> list[tuple[str, ...]]:
@@ -120,7 +125,7 @@ class StageHandlers:
         #: child processes for the CPU-bound steps (None: threads of this process)
         self.pool: AnalysisPool | None = None
         self.scores: KeyedBatcher[ScoreObservation] = KeyedBatcher(
-            self._send_scores, max_items=REPORT_BATCH_ITEMS, linger_s=REPORT_LINGER_S
+            self._send_scores, max_items=SCORE_BATCH_ITEMS, linger_s=SCORE_LINGER_S
         )
         self.reports: KeyedBatcher[tuple[str, DeviceStatus]] = KeyedBatcher(
             self._send_reports, max_items=REPORT_BATCH_ITEMS, linger_s=REPORT_LINGER_S
