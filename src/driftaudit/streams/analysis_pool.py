@@ -52,7 +52,11 @@ def _init_child(settings: Settings) -> None:
 
 
 def _ready() -> bool:
-    return bool(_child)
+    # the first message must not pay the imports of the analysis path
+    import driftaudit.audit.pipeline
+    import driftaudit.streams.codec  # noqa: F401
+
+    return bool(_child) and driftaudit.audit.pipeline.analyze_config is not None
 
 
 def _device_config(

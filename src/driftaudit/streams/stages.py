@@ -69,7 +69,7 @@ REPORT_BATCH_ITEMS = 500
 REPORT_LINGER_S = 0.01
 #: the score table logs a tenant's whole window value per update: its batches wait longer
 SCORE_BATCH_ITEMS = 2000
-SCORE_LINGER_S = 0.1
+SCORE_LINGER_S = 0.5
 
 
 def id_chunks(ids: list[str], budget: int) -> list[tuple[str, ...]]:
