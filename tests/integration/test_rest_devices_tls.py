@@ -131,3 +131,42 @@ async def test_the_adapter_reuses_its_connections(nms_tls: TLSFiles) -> None:
         await adapter.aclose()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_large_config_is_normalized_off_the_loop_the_same_way(nms_tls: TLSFiles) -> None:
+    from driftaudit.adapters.devices.options import normalize_cli
+
+    big = "".join(f"interface Ethernet{i}\r\n   description port {i}\r\n" for i in range(4000))
+    assert len(big) > 64 * 1024
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": [{}, {"output": big}]}).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=nms_tls.server_context)
+    device = Device(
+        device_id="tls-leaf",
+        host="127.0.0.1",
+        port=server.sockets[0].getsockname()[1],
+        platform=Platform.EOS,
+        transport=Transport.REST,
+        credential_ref="tls-leaf",
+    )
+    adapter = RestDeviceAdapter(CREDENTIALS, timeouts=TIMEOUTS, verify=str(nms_tls.ca_bundle))
+    try:
+        text = await adapter.fetch_config(device)
+    finally:
+        await adapter.aclose()
+        server.close()
+        await server.wait_closed()
+    assert text == normalize_cli(big)
+    assert "\r" not in text

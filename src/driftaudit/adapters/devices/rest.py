@@ -76,6 +76,8 @@ __all__ = ["RestDeviceAdapter"]
 log = logging.getLogger(__name__)
 
 _SHOW = "show running-config"
+#: configs up to this size are normalized on the event loop (a thread hand-off costs more than that)
+_INLINE_NORMALIZE_CHARS = 64 * 1024
 _JUNOS_TEXT = re.compile(
     r"<(configuration-text|configuration-set|configuration-output)(?:\s[^>]*)?>(.*?)</\1>", re.DOTALL
 )
@@ -162,6 +164,8 @@ class RestDeviceAdapter(BaseDeviceAdapter):
             config = _nxapi_config(device, text)
         else:
             config = _junos_config(text)
+        if len(config) > _INLINE_NORMALIZE_CHARS:  # a large config never stalls the other devices' reads
+            return await asyncio.to_thread(normalize_cli, config)
         return normalize_cli(config)
 
     def _client_for_loop(self) -> aiohttp.ClientSession:
