@@ -97,3 +97,27 @@ async def test_a_dead_child_is_replaced_and_its_message_runs_here(settings: Sett
     finally:
         await pool.stop()
     assert _same(again, event_here)
+
+
+async def test_the_gate_hands_a_freed_slot_to_the_most_urgent_waiter() -> None:
+    import asyncio
+
+    from driftaudit.streams.analysis_pool import PriorityGate
+
+    gate = PriorityGate(1)
+    await gate.acquire(1)
+    order: list[str] = []
+
+    async def wait(name: str, priority: int) -> None:
+        await gate.acquire(priority)
+        order.append(name)
+        gate.release()
+
+    waiting = [asyncio.create_task(wait(n, p)) for n, p in [("redact-1", 1), ("redact-2", 1), ("analyze", 0)]]
+    cancelled = asyncio.create_task(wait("gone", 0))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    gate.release()
+    await asyncio.wait_for(asyncio.gather(*waiting), 1)
+    assert order == ["analyze", "redact-1", "redact-2"]
+    await asyncio.wait_for(gate.acquire(0), 1)  # every slot came back

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +36,7 @@ from driftaudit.domain.errors import InputError
 from driftaudit.domain.models import Device, DeviceConfig, FetchOutcome
 from driftaudit.settings import Settings
 
-__all__ = ["AnalysisPool"]
+__all__ = ["AnalysisPool", "PriorityGate"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,48 @@ def _drift_event(payload: bytes, max_bytes: int) -> tuple[str | None, str, bytes
     return None, event.device_id, encode(event)
 
 
+#: the analyze step goes before the redaction of newly fetched configs: it is the one a drift event waits for
+ANALYZE_FIRST = 0
+REDACT_NEXT = 1
+
+
+class PriorityGate:
+    """At most ``slots`` holders at once; a freed slot goes to the waiter with the lowest priority number.
+
+    The children's queue is FIFO: without a gate, the first config to analyze
+    waited behind every redaction submitted before it (a batch of fetches
+    finishing together), which delayed the first drift event of an audit.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = max(1, slots)
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        """Wait for a slot (a cancelled waiter gives back a slot it was just handed)."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """Hand the slot to the most urgent waiter, or free it."""
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+
 class AnalysisPool:
     """Child processes that redact fetched configs and analyze device configs.
 
@@ -104,6 +148,8 @@ class AnalysisPool:
         self._settings = settings
         self._processes = max(1, processes)
         self._executor: ProcessPoolExecutor | None = None
+        # one step running and one queued per child: the children never wait, the queue stays ours
+        self._gate = PriorityGate(2 * self._processes)
         self.fallbacks = 0
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -127,7 +173,14 @@ class AnalysisPool:
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
-    async def _run(self, fallback: Any, function: Any, *args: Any) -> Any:
+    async def _run(self, priority: int, fallback: Any, function: Any, *args: Any) -> Any:
+        await self._gate.acquire(priority)
+        try:
+            return await self._submit(fallback, function, *args)
+        finally:
+            self._gate.release()
+
+    async def _submit(self, fallback: Any, function: Any, *args: Any) -> Any:
         executor = self._executor
         if executor is None:
             raise RuntimeError("AnalysisPool is not started")
@@ -162,7 +215,9 @@ class AnalysisPool:
             )
             return encode(config)
 
-        result: bytes = await self._run(here, _device_config, outcome, audit_id, device, requested_at, limit)
+        result: bytes = await self._run(
+            REDACT_NEXT, here, _device_config, outcome, audit_id, device, requested_at, limit
+        )
         return result
 
     async def drift_event(self, payload: bytes, here: Any) -> tuple[str, bytes]:
@@ -172,7 +227,7 @@ class AnalysisPool:
             InputError: the payload is not a valid device config.
         """
         error, device_id, value = await self._run(
-            here, _drift_event, payload, self._settings.max_message_bytes
+            ANALYZE_FIRST, here, _drift_event, payload, self._settings.max_message_bytes
         )
         if error is not None:
             raise InputError(error)
