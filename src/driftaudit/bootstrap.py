@@ -235,6 +235,7 @@ def build_stream_deps(settings: Settings, *, with_history: bool = True) -> Strea
         history=_background_history(settings) if with_history else None,
         access=build_access(settings),
         rules=comparison.rules,
+        from_settings=True,
     )
 
 

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     broker_rebalance_timeout_s: float | None = Field(
         default=None, gt=0, description="None: above the fetch deadline (total_timeout_s + 10 s)"
     )
+    analysis_processes: int | None = Field(
+        default=None,
+        ge=0,
+        description="child processes of a stream worker for redact/normalize/mask/diff; "
+        "None: one per CPU core; 0: threads of the worker",
+    )
     # SSH algorithms, for legacy devices (JSON in the environment, e.g.
     # DRIFTAUDIT_SSH_ALGORITHMS_BY_PLATFORM='{"cisco_asa": {"kex": "+diffie-hellman-group14-sha1"}}');
     # the narrowest scope wins, kind by kind: device, then platform, then global.

@@ -12,12 +12,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-import httpcore
 import pytest
 
 from driftaudit.adapters.devices.options import FetchTimeouts
 from driftaudit.adapters.devices.rest import RestDeviceAdapter
-from driftaudit.adapters.nms import pool as pool_module
 from driftaudit.domain.errors import ConnectError
 from driftaudit.domain.models import Credential, Device, Platform, Transport
 from driftaudit.sim.fleet import SimCredentialSource
@@ -102,15 +100,73 @@ async def test_a_missing_ca_bundle_is_a_connect_error(eapi_tls: Device, tmp_path
         await adapter.aclose()
 
 
-async def test_the_adapter_keeps_its_connections_in_the_linear_pool(
-    eapi_tls: Device, nms_tls: TLSFiles
-) -> None:
-    adapter = RestDeviceAdapter(CREDENTIALS, timeouts=TIMEOUTS, verify=str(nms_tls.ca_bundle))
+async def test_the_adapter_reuses_its_connections(nms_tls: TLSFiles) -> None:
+    """Sequential fetches of one device ride one kept-alive TLS connection; concurrent ones stay bounded."""
+    accepted: list[int] = []
+
+    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        await _answer(reader, writer)
+
+    server = await asyncio.start_server(counting, "127.0.0.1", 0, ssl=nms_tls.server_context)
+    port = server.sockets[0].getsockname()[1]
+    device = Device(
+        device_id="tls-leaf",
+        host="127.0.0.1",
+        port=port,
+        platform=Platform.EOS,
+        transport=Transport.REST,
+        credential_ref="tls-leaf",
+    )
+    adapter = RestDeviceAdapter(
+        CREDENTIALS, timeouts=TIMEOUTS, verify=str(nms_tls.ca_bundle), max_connections=3
+    )
     try:
-        await asyncio.gather(*(adapter.fetch_config(eapi_tls) for _ in range(8)))
-        transport = adapter._client_for_loop()._transport  # noqa: SLF001 - the pool under test
-        pool = transport._pool  # type: ignore[attr-defined]  # noqa: SLF001
+        for _ in range(5):
+            assert await adapter.fetch_config(device) == CONFIG
+        assert len(accepted) == 1
+        await asyncio.gather(*(adapter.fetch_config(device) for _ in range(12)))
+        assert len(accepted) <= 3
     finally:
         await adapter.aclose()
-    assert isinstance(pool, httpcore.AsyncConnectionPool)
-    assert type(pool) is pool_module._LinearConnectionPool  # noqa: SLF001
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_large_config_is_normalized_off_the_loop_the_same_way(nms_tls: TLSFiles) -> None:
+    from driftaudit.adapters.devices.options import normalize_cli
+
+    big = "".join(f"interface Ethernet{i}\r\n   description port {i}\r\n" for i in range(4000))
+    assert len(big) > 64 * 1024
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": [{}, {"output": big}]}).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=nms_tls.server_context)
+    device = Device(
+        device_id="tls-leaf",
+        host="127.0.0.1",
+        port=server.sockets[0].getsockname()[1],
+        platform=Platform.EOS,
+        transport=Transport.REST,
+        credential_ref="tls-leaf",
+    )
+    adapter = RestDeviceAdapter(CREDENTIALS, timeouts=TIMEOUTS, verify=str(nms_tls.ca_bundle))
+    try:
+        text = await adapter.fetch_config(device)
+    finally:
+        await adapter.aclose()
+        server.close()
+        await server.wait_closed()
+    assert text == normalize_cli(big)
+    assert "\r" not in text

@@ -240,3 +240,41 @@ async def test_the_deadline_closes_an_audit_naming_every_missing_device(
     assert status.reported == 0
     assert set(status.missing) == set(ids)
     assert status.score is None
+
+
+async def test_an_audit_whose_device_list_is_over_the_progress_topic_limit_still_completes(
+    kafka_broker, kafka_namespace, tmp_path
+):
+    """The ``opened`` record of a huge audit (100k ids are megabytes) is refused by a 1 MiB topic.
+
+    Scaled down: the progress topic takes 700 bytes, the audit's ids alone are
+    more. Before chunking, split's ``opened`` record was refused for good and
+    the whole request was dead-lettered; now the ids go in ``expected`` chunks
+    and the audit-status record says complete.
+    """
+    from driftaudit.streams.completion import AuditProgress
+
+    limit = 700
+    with simulated_fleet(
+        tmp_path / "fleet", n=40, drifted=4, unreachable=2, transports_rest_only=True
+    ) as fleet:
+        settings = _settings(fleet, kafka_broker, kafka_namespace, tmp_path)
+        names = TopicNames(settings.topic_prefix)
+        ids = [d.device_id for d in fleet.devices]
+        whole = AuditProgress(kind="opened", audit_id="x" * 40, device_ids=tuple(ids))
+        assert len(whole.model_dump_json()) > limit  # the premise: one record cannot carry the list
+        await _create(kafka_broker.bootstrap, {names.audit_progress: {"max.message.bytes": str(limit)}})
+        async with local_pipeline(settings, web_port=free_port()):
+            summary = await audit_via_broker(settings, request_for(devices=ids), fleet.devices, timeout_s=120)
+            progress = await read_topic(
+                kafka_broker.bootstrap,
+                names.audit_progress,
+                partitions=2,
+                until=lambda m: len(m) >= 3,
+                timeout_s=30,
+            )
+    assert {e.device_id: e.status.value for e in summary.events} == fleet.expected
+    records = [AuditProgress.model_validate_json(v) for _, v in progress]
+    assert sum(r.kind == "expected" for r in records) >= 1
+    (opened,) = [r for r in records if r.kind == "opened"]
+    assert opened.expected_count == len(ids)

@@ -104,3 +104,114 @@ def simulated_fleet_process(
         if process.is_alive():
             process.terminate()
             process.join(5)
+
+
+@dataclass(frozen=True)
+class RemoteFleetFiles:
+    """A fleet served by a child process, with the audit files a worker reads it through.
+
+    Attributes:
+        devices: the inventory.
+        expected: device_id -> the status an audit should report.
+        env: ``DRIFTAUDIT_*`` settings pointing at the fleet's files (inventory, credentials, REST options).
+        pid: the simulator process, for its CPU time.
+    """
+
+    devices: list[Device]
+    expected: dict[str, str]
+    env: dict[str, str]
+    pid: int = 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the simulator process has used so far (Linux /proc), 0 when unknown."""
+        return RemoteFleet([], {}, [], {}, pid=self.pid).cpu_seconds()
+
+
+def _serve_files(conn: Connection, directory: str, options: dict[str, Any]) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    from driftaudit.cli.sim import SimOptions, write_fleet_files
+    from driftaudit.domain.models import Transport
+    from driftaudit.sim.fleet import build_fleet
+
+    n = options["n"]
+    fleet = build_fleet(
+        n,
+        seed=options["seed"],
+        drifted=options["drifted"],
+        unreachable=options["unreachable"],
+        transports=(Transport.REST,) if options["rest_only"] else (Transport.SSH, Transport.REST),
+        platforms=[Platform(p) for p in options["platforms"]] if options["platforms"] else None,
+        latency_s=options["latency_s"],
+    )
+
+    async def main() -> None:
+        async with fleet.running() as sim:
+            sim_options = SimOptions(
+                devices=n, out=Path(directory), drifted=options["drifted"], unreachable=options["unreachable"]
+            )
+            files = write_fleet_files(fleet, sim, sim_options)
+            expected = {d.device_id: "compliant" for d in fleet.devices}
+            expected.update(dict.fromkeys(fleet.drift, "drifted"))
+            expected.update(dict.fromkeys(fleet.unreachable, "unreachable"))
+            conn.send(
+                {
+                    "devices": [d.model_dump(mode="json") for d in fleet.devices],
+                    "expected": expected,
+                    "env": str(files.env),
+                }
+            )
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+    asyncio.run(main())
+
+
+@contextlib.contextmanager
+def simulated_fleet_files_process(
+    directory: Path,
+    *,
+    n: int,
+    drifted: int,
+    unreachable: int,
+    latency_s: float = 0.0,
+    seed: int = 3,
+    rest_only: bool = False,
+    platforms: list[Platform] | None = None,
+) -> Iterator[RemoteFleetFiles]:
+    """Like ``tests.plugins.streams.simulated_fleet`` (same fleet, same files), served by a child process.
+
+    A benchmark of a worker then measures the worker: the devices' servers run
+    on their own CPU and event loop, as a real fleet's do.
+    """
+    options = {
+        "n": n,
+        "seed": seed,
+        "drifted": drifted,
+        "unreachable": unreachable,
+        "latency_s": latency_s,
+        "rest_only": rest_only,
+        "platforms": [p.value for p in platforms] if platforms else None,
+    }
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve_files, args=(child, str(directory), options), daemon=True)
+    process.start()
+    try:
+        if not parent.poll(180):
+            raise RuntimeError("the simulator process did not start")
+        info: dict[str, Any] = parent.recv()
+        lines = Path(info["env"]).read_text(encoding="utf-8").splitlines()
+        pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+        yield RemoteFleetFiles(
+            devices=[Device.model_validate(d) for d in info["devices"]],
+            expected=info["expected"],
+            env=dict(pairs),
+            pid=process.pid or 0,
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            parent.send("stop")
+        process.join(15)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)

@@ -370,3 +370,65 @@ async def test_analyze_carries_feature_results_and_reloads_a_changed_rules_file(
     await app.handlers.analyze(*configs[1])
     latest = DriftEvent.model_validate_json(outbox.on(NAMES.drift_events)[-1][1])
     assert [f.feature for f in latest.features] == ["syslog"]
+
+
+async def test_report_batches_score_and_progress_per_key_and_each_event_is_confirmed(masking_registry):
+    from driftaudit.streams.completion import AuditProgress
+    from driftaudit.streams.score import ScoreBatch
+
+    deps, *_ = _deps(masking_registry)
+    app = create_app(deps, outbox=(outbox := RecordingOutbox()), web_enabled=False)
+    events = [
+        _event(f"dev-{i:03d}", DeviceStatus.COMPLIANT, tenant=("acme", "globex")[i % 2]) for i in range(6)
+    ]
+    await asyncio.gather(*(app.handlers.report(e.device_id.encode(), encode(e)) for e in events))
+    # every report returned: both messages that carry its event are in the outbox (confirmed)
+    scores = [ScoreBatch.model_validate_json(v) for _, v in outbox.on(NAMES.score_input)]
+    assert sorted(b.tenant for b in scores) == ["acme", "globex"]
+    assert sorted(o.device_id for b in scores for o in b.observations) == [e.device_id for e in events]
+    (progress,) = [AuditProgress.model_validate_json(v) for _, v in outbox.on(NAMES.audit_progress)]
+    assert sorted(progress.reported()) == [(e.device_id, e.status) for e in events]
+
+
+async def test_score_agent_applies_a_batch_once_per_window(masking_registry):
+    from driftaudit.streams.score import ScoreBatch
+
+    deps, *_ = _deps(masking_registry)
+    stream_app = create_app(deps, outbox=RecordingOutbox(), web_enabled=False)
+    stream_app.app.finalize()
+    now = datetime.now(UTC)
+    observations = (
+        ScoreObservation(tenant="acme", device_id="d1", status="drifted", observed_at=now),
+        ScoreObservation(tenant="acme", device_id="d2", status="compliant", observed_at=now),
+        ScoreObservation(
+            tenant="acme", device_id="d1", status="compliant", observed_at=now + timedelta(seconds=1)
+        ),
+    )
+    batch = ScoreBatch(tenant="acme", observations=observations)
+    async with stream_app.agents.score.test_context() as agent:
+        await agent.put(encode(batch), key=observations[0].routing_key())
+        acme = stream_app.scoreboard.score("acme")
+    assert (acme.compliant, acme.drifted, acme.score) == (2, 0, 100.0)
+
+
+async def test_split_sends_the_expected_devices_of_a_large_audit_in_chunks_that_fit(masking_registry):
+    from driftaudit.streams.completion import AuditProgress
+
+    deps, devices, *_ = _deps(masking_registry, n=60, max_message_bytes=4096)
+    limit = 700  # the progress topic takes a few ids per record only
+    outbox = RecordingOutbox(max_bytes=limit)
+    app = create_app(deps, outbox=outbox, web_enabled=False)
+    try:
+        await app.handlers.split(b"a-1", _request())
+    finally:
+        await app.recorder.stop()
+    records = [AuditProgress.model_validate_json(v) for _, v in outbox.on(NAMES.audit_progress)]
+    assert records[0].kind == "opened"
+    assert records[0].expected_count == 60
+    assert {r.kind for r in records[1:]} == {"expected"}
+    assert len(records) > 2
+    ids = [i for r in records for i in r.device_ids]
+    assert set(ids) == {d.device_id for d in devices}
+    assert all(len(v) <= limit for _, v in outbox.on(NAMES.audit_progress))
+    assert len(outbox.on(NAMES.device_fetch)) == 60
+    assert not _letters(outbox)

@@ -19,6 +19,7 @@ NAMES = [
     "DeadLetter",
     "AuditStatus",
     "ScoreObservation",
+    "ScoreBatch",
 ]
 
 

@@ -98,3 +98,84 @@ async def test_a_revoked_audit_is_forgotten_so_the_next_owner_rebuilds_it():
     opened.cancel()
     await asyncio.gather(opened, return_exceptions=True)
     assert tracker.open_audits == 0
+
+
+async def test_a_batched_reported_record_counts_each_of_its_devices():
+    published: list[AuditStatus] = []
+
+    async def publish(status: AuditStatus) -> None:
+        published.append(status)
+
+    tracker = AuditTracker(publish=publish, clock=lambda: NOW)
+    opened = asyncio.create_task(tracker.handle(_opened(("d1", "d2", "d3"))))
+    await asyncio.sleep(0)
+    batch = (("d1", DeviceStatus.COMPLIANT), ("d2", DeviceStatus.DRIFTED), ("x9", DeviceStatus.COMPLIANT))
+    await tracker.handle(AuditProgress(kind="reported", audit_id="a1", reports=batch))
+    assert not opened.done()  # x9 is not of this audit: d3 is still missing
+    wire = AuditProgress(kind="reported", audit_id="a1", reports=(("d3", DeviceStatus.UNREACHABLE),))
+    await tracker.handle(AuditProgress.model_validate_json(wire.model_dump_json()))
+    await asyncio.wait_for(opened, 1)
+    (status,) = published
+    assert (status.complete, status.reported, status.compliant, status.drifted, status.unreachable) == (
+        True,
+        3,
+        1,
+        1,
+        1,
+    )
+
+
+async def test_an_audit_opened_in_chunks_closes_only_once_every_chunk_and_device_is_in():
+    published: list[AuditStatus] = []
+
+    async def publish(status: AuditStatus) -> None:
+        published.append(status)
+
+    tracker = AuditTracker(publish=publish, clock=lambda: NOW)
+    first = AuditProgress(
+        kind="opened",
+        audit_id="a1",
+        requested_at=NOW,
+        deadline_at=NOW + timedelta(seconds=60),
+        device_ids=("d1", "d2"),
+        expected_count=4,
+    )
+    opened = asyncio.create_task(tracker.handle(first))
+    await asyncio.sleep(0)
+    await tracker.handle(_reported("d1", DeviceStatus.COMPLIANT))
+    await tracker.handle(_reported("d2", DeviceStatus.COMPLIANT))
+    assert not opened.done()  # both known devices reported, but two are not known yet
+    await tracker.handle(AuditProgress(kind="expected", audit_id="a1", device_ids=("d3", "d4")))
+    await tracker.handle(AuditProgress(kind="expected", audit_id="a1", device_ids=("d3",)))  # a resend
+    await tracker.handle(_reported("d3", DeviceStatus.DRIFTED))
+    assert not opened.done()
+    await tracker.handle(_reported("d4", DeviceStatus.COMPLIANT))
+    await asyncio.wait_for(opened, 1)
+    (status,) = published
+    assert (status.complete, status.expected, status.reported, status.missing) == (True, 4, 4, ())
+
+
+async def test_a_deadline_before_every_chunk_arrived_counts_the_whole_audit():
+    published: list[AuditStatus] = []
+
+    async def publish(status: AuditStatus) -> None:
+        published.append(status)
+
+    now = [NOW]
+    tracker = AuditTracker(publish=publish, clock=lambda: now[0])
+    first = AuditProgress(
+        kind="opened",
+        audit_id="a1",
+        requested_at=NOW,
+        deadline_at=NOW + timedelta(seconds=1),
+        device_ids=("d1",),
+        expected_count=3,
+    )
+    opened = asyncio.create_task(tracker.handle(first))
+    await asyncio.sleep(0)
+    await tracker.handle(_reported("d1", DeviceStatus.COMPLIANT))
+    now[0] = NOW + timedelta(seconds=2)
+    assert await tracker.check_deadlines() == 1
+    await asyncio.wait_for(opened, 1)
+    (status,) = published
+    assert (status.complete, status.expected, status.reported) == (False, 3, 1)

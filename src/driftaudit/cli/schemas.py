@@ -23,7 +23,7 @@ from driftaudit.domain.models import (
     DeviceFetchTask,
     DriftEvent,
 )
-from driftaudit.streams.score import ScoreObservation
+from driftaudit.streams.score import ScoreBatch, ScoreObservation
 
 __all__ = ["TOPIC_CONTRACTS", "WIRE_CONTRACTS", "register", "schema_documents", "write_schemas"]
 
@@ -36,6 +36,7 @@ WIRE_CONTRACTS: tuple[type[BaseModel], ...] = (
     DeadLetter,
     AuditStatus,
     ScoreObservation,  # internal topic score-input: published so every message on every topic has one
+    ScoreBatch,  # what score-input carries: the report stage batches (a single observation is still read)
 )
 
 #: Topic (without the prefix) -> the model of its message values.
@@ -45,7 +46,7 @@ TOPIC_CONTRACTS: dict[str, type[BaseModel]] = {
     "device-configs": DeviceConfig,
     "drift-events": DriftEvent,
     "dead-letter": DeadLetter,
-    "score-input": ScoreObservation,
+    "score-input": ScoreBatch,
     "audit-status": AuditStatus,
 }
 

@@ -11,6 +11,7 @@ fleet-score table, its agent and its web views.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 import faust
 
 from driftaudit.streams.agents import Agents, register_agents
+from driftaudit.streams.analysis_pool import AnalysisPool
 from driftaudit.streams.delivery import ConfirmedProducer
 from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.history_views import HistoryQueries, register_history_views
@@ -112,6 +114,13 @@ def create_app(
     producer = ConfirmedProducer(
         bootstrap_of(settings), max_request_size=max(settings.max_message_bytes * 2, 1_048_576)
     )
+    # analysis in child processes only where the children can build what the worker has
+    processes = settings.analysis_processes
+    if processes is None:
+        processes = os.cpu_count() or 1
+    pool = (
+        AnalysisPool(settings, processes) if outbox is None and deps.from_settings and processes > 0 else None
+    )
     handlers = StageHandlers(
         deps,
         outbox or KafkaOutbox(producer),
@@ -124,6 +133,7 @@ def create_app(
         register_views(app, scoreboard, access=deps.access)
         if isinstance(deps.history, HistoryQueries):
             register_history_views(app, deps.history, token)
+    handlers.pool = pool
     pipeline = PipelineService(handlers, producer, recorder)
 
     async def write_scores() -> None:

@@ -2,6 +2,10 @@
 
 Split sends an ``opened`` :class:`AuditProgress` (the expected devices and the
 deadline) to the internal ``audit-progress`` topic before any fetch task; the
+device ids of a large audit (100k ids are megabytes, over a topic's 1 MiB)
+are split over the ``opened`` record (with the total count) and ``expected``
+records that follow it in the same partition, so the tracker knows every
+expected device before the first report and never closes an audit early; the
 report stage sends a ``reported`` one per drift event. Both are keyed by
 audit_id, so one partition, and one worker, sees everything of an audit in
 order. :class:`AuditTracker` folds them into the open audits and publishes an
@@ -46,13 +50,25 @@ class AuditProgress(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    kind: Literal["opened", "reported"]
+    kind: Literal["opened", "reported", "expected"]
     audit_id: str
     requested_at: datetime | None = None
     deadline_at: datetime | None = None
     device_ids: tuple[str, ...] = ()
     device_id: str | None = None
     status: DeviceStatus | None = None
+    #: a ``reported`` record of several devices at once: (device_id, status) pairs
+    reports: tuple[tuple[str, DeviceStatus], ...] = ()
+    #: on ``opened``: how many devices the audit expects in all, when ``device_ids`` holds only the
+    #: first of them and ``expected`` records carry the rest (0: ``device_ids`` is the whole list)
+    expected_count: int = 0
+
+    def reported(self) -> list[tuple[str, DeviceStatus]]:
+        """Every (device_id, status) a ``reported`` record carries."""
+        pairs = list(self.reports)
+        if self.device_id is not None and self.status is not None:
+            pairs.append((self.device_id, self.status))
+        return pairs
 
 
 @dataclass(slots=True)
@@ -60,7 +76,8 @@ class _OpenAudit:
     audit_id: str
     requested_at: datetime
     deadline_at: datetime
-    expected: frozenset[str]
+    expected: set[str]
+    expected_count: int
     closed: asyncio.Future[None]
     statuses: dict[str, DeviceStatus] = field(default_factory=dict)
     closing: bool = False
@@ -95,11 +112,20 @@ class AuditTracker:
             await self._opened(progress)
             return
         audit = self._open.get(progress.audit_id)
-        if audit is None or progress.device_id is None or progress.status is None:
+        if audit is None:
             return  # a repeat after the close, or an audit another worker tracks
-        if progress.device_id in audit.expected:
-            audit.statuses[progress.device_id] = progress.status
-        if audit.expected <= audit.statuses.keys():
+        if progress.kind == "expected":
+            audit.expected.update(progress.device_ids)  # a repeat (a resend in smaller chunks) adds nothing
+            if self._complete(audit):
+                await self._close(audit, complete=True)
+            return
+        reported = progress.reported()
+        if not reported:
+            return
+        for device_id, status in reported:
+            if device_id in audit.expected:
+                audit.statuses[device_id] = status
+        if self._complete(audit):
             await self._close(audit, complete=True)
 
     async def _opened(self, progress: AuditProgress) -> None:
@@ -111,11 +137,12 @@ class AuditTracker:
             audit_id=progress.audit_id,
             requested_at=progress.requested_at,
             deadline_at=progress.deadline_at,
-            expected=frozenset(progress.device_ids),
+            expected=set(progress.device_ids),
+            expected_count=progress.expected_count or len(progress.device_ids),
             closed=asyncio.get_running_loop().create_future(),
         )
         self._open[audit.audit_id] = audit
-        if not audit.expected:
+        if self._complete(audit):
             await self._close(audit, complete=True)
         try:
             await asyncio.shield(audit.closed)
@@ -123,6 +150,11 @@ class AuditTracker:
             # revoked (or stopping): the next owner rebuilds this audit from the same records
             self._open.pop(audit.audit_id, None)
             raise
+
+    @staticmethod
+    def _complete(audit: _OpenAudit) -> bool:
+        """Every expected device is known (all chunks of a large audit are in) and has reported."""
+        return len(audit.expected) >= audit.expected_count and len(audit.statuses) >= len(audit.expected)
 
     async def check_deadlines(self) -> int:
         """Close every audit whose deadline passed; returns how many."""
@@ -153,7 +185,7 @@ class AuditTracker:
             audit_id=audit.audit_id,
             requested_at=audit.requested_at,
             complete=complete,
-            expected=len(audit.expected),
+            expected=max(len(audit.expected), audit.expected_count),
             reported=len(audit.statuses),
             missing=tuple(sorted(audit.expected - audit.statuses.keys())),
             compliant=counts[DeviceStatus.COMPLIANT],

@@ -96,8 +96,12 @@ class ConfirmedProducer:
             # at-least-once with idempotent sinks; Tansu (the embedded broker) refuses idempotent producers
             enable_idempotence=False,
             max_request_size=self._max_request_size,
-            # a batch always takes its first record: a tiny batch size means one record per batch
-            max_batch_size=16 if solo else 16384,
+            # a batch always takes its first record: a tiny batch size means one record per batch.
+            # Otherwise large: aiokafka keeps one batch in flight per partition and a send that
+            # does not fit the open batch waits for it to drain, so a batch smaller than a
+            # config (tens of KB) made every config send one broker round trip. A batch the
+            # topic refuses as a whole is sent again record by record through the solo producer.
+            max_batch_size=16 if solo else min(self._max_request_size, 1_000_000),
             linger_ms=0 if solo else 2,
             request_timeout_ms=15000,
         )

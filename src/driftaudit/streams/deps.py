@@ -48,6 +48,9 @@ class StreamDeps:
         access: the bearer tokens the web views accept (tenant-scoped); None
             leaves them open, on the loopback address only.
         rules: the compliance features and policies; None configures none.
+        from_settings: True when intended, registry and rules were built from
+            ``settings`` by the composition root, so an analysis child process
+            (:mod:`driftaudit.streams.analysis_pool`) can build the same ones.
     """
 
     settings: Settings
@@ -59,6 +62,7 @@ class StreamDeps:
     clock: Callable[[], datetime] = field(default=utc_now)
     access: AccessTable | None = None
     rules: ComplianceRulesSource | None = None
+    from_settings: bool = False
 
     async def aclose(self) -> None:
         """Release the fetch client and the history store (each only if it has a close hook)."""

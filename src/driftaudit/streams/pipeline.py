@@ -7,7 +7,7 @@ split      audit-requests      audit-progress (opened), device-fetch; run     4
 fetch      device-fetch        device-configs                                 2 x batch
 analyze    device-configs      drift-events                                   64
 record     drift-events        history (buffered, stored before the ack)      2 x batch
-report     drift-events        score-input, audit-progress (reported)         256
+report     drift-events        score-input, audit-progress (batched)          2000
 track      audit-progress      audit-status                                   10000
 =========  ==================  ============================================  =========
 
@@ -83,7 +83,8 @@ def stage_specs(handlers: StageHandlers) -> list[StageSpec]:
             64,
         ),
         StageSpec("record", names.drift_events, handlers.record, max(2, settings.history_batch_size * 2)),
-        StageSpec("report", names.drift_events, handlers.report, 256),
+        # many in flight: a report waits for its batch (a few ms) before it is acked
+        StageSpec("report", names.drift_events, handlers.report, 2000),
         # an opened audit holds its record until its status is out: a revoke cancels at once
         StageSpec("track", names.audit_progress, handlers.track, 10_000, revoke_grace_s=0.0),
     ]
@@ -124,6 +125,8 @@ class PipelineService(Service):
     async def on_start(self) -> None:
         """Connect the producer, then join every stage's group."""
         await self.producer.start()
+        if self.handlers.pool is not None:
+            await self.handlers.pool.start()
         await self.recorder.start()
         self._deadlines = asyncio.create_task(self.handlers.tracker.run_deadlines())
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))
@@ -139,4 +142,6 @@ class PipelineService(Service):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._deadlines
         await self.recorder.stop()
+        if self.handlers.pool is not None:
+            await self.handlers.pool.stop()
         await self.producer.stop()

@@ -17,14 +17,17 @@ import faust
 from faust.tables.wrappers import WindowWrapper
 from faust.types import EventT
 
+from driftaudit.domain.errors import InputError
 from driftaudit.domain.models import FleetScore
 from driftaudit.settings import Settings
 from driftaudit.streams.codec import decode
 from driftaudit.streams.recorder import HistoryRecorder
 from driftaudit.streams.score import (
+    ScoreBatch,
     ScoreObservation,
+    WindowTime,
     fleet_score,
-    merge_latest,
+    merge_all,
     observed_timestamp,
     total_score,
 )
@@ -68,22 +71,41 @@ class FleetScoreboard:
                 settings.score_window_s, expires=settings.score_retention_s, key_index=True
             )
         self.table = cast(WindowWrapper, windowed).relative_to(observed_timestamp)
-        #: (tenant, window start) -> latest score, not yet written to history
-        self._dirty: dict[tuple[str, float], FleetScore] = {}
+        #: (tenant, window start) -> the window's time, for a score not yet written to history;
+        #: the score itself is computed at flush, once per window, not once per observation
+        self._dirty: dict[tuple[str, float], WindowTime] = {}
 
-    def observe(self, event: EventT[bytes]) -> ScoreObservation:
-        """Apply one raw observation to every window it falls in.
+    def observe(self, event: EventT[bytes]) -> int:
+        """Apply one raw ``score-input`` message (a batch, or a single observation) to its windows.
+
+        Called in the agent's stream iteration: the table logs each update to
+        the changelog partition of the event being processed. Observations
+        that fall in the same windows are applied in one update. Returns how
+        many observations were applied.
 
         Raises:
-            InputError: the message is not a valid observation.
+            InputError: the message is neither a valid batch nor a valid observation.
         """
-        observation = decode(ScoreObservation, event.value, max_bytes=self._settings.max_message_bytes)
-        windows = self.table[observation.tenant]
-        windows.apply(merge_latest, observation, event)
-        timestamp = observation.observed_at.timestamp()
-        start = self.base.window.current(timestamp)[0]  # type: ignore[union-attr]
-        self._dirty[(observation.tenant, start)] = fleet_score(observation.tenant, windows.value(event))
-        return observation
+        limit = self._settings.max_message_bytes
+        try:
+            batch = decode(ScoreBatch, event.value, max_bytes=limit)
+        except InputError:
+            single = decode(ScoreObservation, event.value, max_bytes=limit)
+            batch = ScoreBatch(tenant=single.tenant, observations=(single,))
+        window = self.base.window
+        assert window is not None
+        groups: dict[tuple[Any, ...], list[ScoreObservation]] = {}
+        for observation in batch.observations:
+            if observation.tenant != batch.tenant:
+                raise InputError("a score batch holds an observation of another tenant")
+            ranges = tuple(window.ranges(observation.observed_at.timestamp()))
+            groups.setdefault(ranges, []).append(observation)
+        windows = self.table[batch.tenant]
+        for observations in groups.values():
+            at = WindowTime(observations[0].observed_at.timestamp())
+            windows.apply(merge_all, observations, at)  # type: ignore[arg-type]
+            self._dirty[(batch.tenant, window.current(at.timestamp)[0])] = at
+        return len(batch.observations)
 
     def score(self, tenant: str) -> FleetScore:
         """The tenant's score in the current window (None score when it saw nothing)."""
@@ -103,6 +125,9 @@ class FleetScoreboard:
         if not self._dirty:
             return 0
         pending, self._dirty = self._dirty, {}
-        rows = [(datetime.fromtimestamp(start, UTC), score) for (_, start), score in pending.items()]
+        rows = [
+            (datetime.fromtimestamp(start, UTC), fleet_score(tenant, self.table[tenant].value(at)))  # type: ignore[arg-type]
+            for (tenant, start), at in pending.items()
+        ]
         await self._recorder.write_scores(rows)
         return len(rows)

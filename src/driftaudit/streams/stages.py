@@ -13,8 +13,10 @@ result); bad input, and any other failure, becomes a bounded
 :class:`DeadLetter` (stage, reason, a prefix of the original bytes with their
 size and sha256). Only a dead letter that cannot be sent at all lets an
 exception out, and then the runner keeps the input unacknowledged and retries.
-CPU-bound steps (redaction, normalize/mask/diff) run in worker threads, so
-one large config never stalls the other devices' reads.
+CPU-bound steps (redaction, normalize/mask/diff) run in the worker's
+analysis processes (:class:`~driftaudit.streams.analysis_pool.AnalysisPool`,
+one per core) or, without them, in worker threads, so one large config never
+stalls the other devices' reads.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ from driftaudit.domain.models import (
     Device,
     DeviceConfig,
     DeviceFetchTask,
+    DeviceStatus,
     DriftEvent,
     FetchOutcome,
 )
+from driftaudit.streams.analysis_pool import AnalysisPool
+from driftaudit.streams.batching import KeyedBatcher
 from driftaudit.streams.codec import decode, encode
 from driftaudit.streams.completion import AuditProgress, AuditTracker
 from driftaudit.streams.delivery import MessageTooLargeError, PermanentSendError
@@ -46,7 +51,7 @@ from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.fitting import bounded_dead_letter, fit_drift_event, fit_status, halve
 from driftaudit.streams.outbox import Outbox
 from driftaudit.streams.recorder import HistoryRecorder
-from driftaudit.streams.score import ScoreObservation
+from driftaudit.streams.score import ScoreBatch, ScoreObservation
 from driftaudit.streams.topics import TopicNames
 
 __all__ = ["RawMessage", "StageHandlers"]
@@ -57,6 +62,30 @@ M = TypeVar("M", bound=BaseModel)
 
 #: (key, value) of one consumed message, as raw bytes.
 RawMessage = tuple[bytes | None, bytes | None]
+
+#: the report stage's outputs of one key (tenant, audit) gathered into one message: at most this
+#: many, waiting at most this long for more (each drift event is acked once its batch is confirmed)
+REPORT_BATCH_ITEMS = 500
+REPORT_LINGER_S = 0.01
+#: the score table logs a tenant's whole window value per update: its batches wait longer
+SCORE_BATCH_ITEMS = 2000
+SCORE_LINGER_S = 0.5
+
+
+def id_chunks(ids: list[str], budget: int) -> list[tuple[str, ...]]:
+    """``ids`` in consecutive chunks of about ``budget`` bytes of JSON each (at least one chunk)."""
+    chunks: list[tuple[str, ...]] = []
+    current: list[str] = []
+    size = 0
+    for device_id in ids:
+        cost = len(device_id.encode()) + 3  # quotes and a comma
+        if current and size + cost > budget:
+            chunks.append(tuple(current))
+            current, size = [], 0
+        current.append(device_id)
+        size += cost
+    chunks.append(tuple(current))
+    return chunks
 
 
 def _reason(exc: BaseException) -> str:
@@ -93,6 +122,14 @@ class StageHandlers:
         self.recorder = recorder
         self.fetch_slots = fetch_slots
         self.tracker = AuditTracker(publish=self.publish_status, clock=deps.clock)
+        #: child processes for the CPU-bound steps (None: threads of this process)
+        self.pool: AnalysisPool | None = None
+        self.scores: KeyedBatcher[ScoreObservation] = KeyedBatcher(
+            self._send_scores, max_items=SCORE_BATCH_ITEMS, linger_s=SCORE_LINGER_S
+        )
+        self.reports: KeyedBatcher[tuple[str, DeviceStatus]] = KeyedBatcher(
+            self._send_reports, max_items=REPORT_BATCH_ITEMS, linger_s=REPORT_LINGER_S
+        )
         self.in_flight = 0
         self.max_in_flight = 0
         self.dead_letters = 0
@@ -172,15 +209,8 @@ class StageHandlers:
         logger.info("audit %s: %d devices to fetch", request.audit_id, len(devices))  # one line per audit
         stored = asyncio.ensure_future(self.recorder.record_audit_run(run))
         try:
-            opened = AuditProgress(
-                kind="opened",
-                audit_id=request.audit_id,
-                requested_at=request.requested_at,
-                deadline_at=self.deps.clock() + timedelta(seconds=self.settings.audit_deadline_s),
-                device_ids=tuple(d.device_id for d in devices),
-            )
             # confirmed before any fetch task exists, so every report follows it in its partition
-            await self.outbox.send(self.names.audit_progress, request.audit_id.encode(), encode(opened))
+            await self.open_audit(request, [d.device_id for d in devices])
             tasks = [
                 self.outbox.send(
                     self.names.device_fetch,
@@ -198,6 +228,43 @@ class StageHandlers:
         finally:
             if not stored.done():
                 stored.cancel()
+
+    async def open_audit(self, request: AuditRequest, device_ids: list[str]) -> None:
+        """Send the audit's ``opened`` record, its device ids split over ``expected`` records when large.
+
+        The ids go in chunks of a byte budget (a quarter of ``max_message_bytes``);
+        a chunk the topic refuses halves the budget and every chunk is sent
+        again (the tracker adds ids to a set: repeats change nothing).
+
+        Raises:
+            MessageTooLargeError: not even an ``opened`` record with a few ids fits the topic.
+        """
+        budget = max(256, self.settings.max_message_bytes // 4)
+        key = request.audit_id.encode()
+        deadline_at = self.deps.clock() + timedelta(seconds=self.settings.audit_deadline_s)
+        while True:
+            chunks = id_chunks(device_ids, budget)
+            opened = AuditProgress(
+                kind="opened",
+                audit_id=request.audit_id,
+                requested_at=request.requested_at,
+                deadline_at=deadline_at,
+                device_ids=chunks[0],
+                expected_count=len(device_ids),
+            )
+            try:
+                await self.outbox.send(self.names.audit_progress, key, encode(opened))
+                for chunk in chunks[1:]:  # one after the other: their order in the partition is kept
+                    more = AuditProgress(kind="expected", audit_id=request.audit_id, device_ids=chunk)
+                    await self.outbox.send(self.names.audit_progress, key, encode(more))
+            except MessageTooLargeError:
+                if budget <= 64:
+                    raise
+                budget //= 2
+                continue
+            if len(chunks) > 1:
+                logger.info("audit %s: expected devices sent in %d records", request.audit_id, len(chunks))
+            return
 
     # -- fetch --------------------------------------------------------------
 
@@ -218,20 +285,30 @@ class StageHandlers:
             finally:
                 self.in_flight -= 1
         limit = self.settings.max_message_bytes
-        config = await asyncio.to_thread(
-            to_device_config,
-            outcome,
-            audit_id=task.audit_id,
-            device=task.device,
-            requested_at=task.requested_at,
-            registry=self.deps.registry,
-            max_message_bytes=limit,
-        )
-        value = encode(config)
         key = task.device.device_id.encode()
+        if self.pool is not None:
+            value = await self.pool.device_config(
+                outcome,
+                audit_id=task.audit_id,
+                device=task.device,
+                requested_at=task.requested_at,
+                registry=self.deps.registry,
+            )
+        else:
+            config = await asyncio.to_thread(
+                to_device_config,
+                outcome,
+                audit_id=task.audit_id,
+                device=task.device,
+                requested_at=task.requested_at,
+                registry=self.deps.registry,
+                max_message_bytes=limit,
+            )
+            value = encode(config)
         try:
             await self.outbox.send(self.names.device_configs, key, value)
         except MessageTooLargeError:  # the topic's own limit is below max_message_bytes
+            config = DeviceConfig.model_validate_json(value)
             await self.outbox.send(
                 self.names.device_configs, key, encode(too_large(config, len(value), limit))
             )
@@ -240,6 +317,15 @@ class StageHandlers:
 
     async def analyze(self, key: bytes | None, payload: bytes | None) -> None:
         """Device config -> drift event (normalize, mask, diff: the shared use case, in a thread)."""
+        if self.pool is not None:
+            device_id, value = await self.pool.drift_event(
+                payload or b"", lambda: self._analyze_here(payload)
+            )
+            try:
+                await self.outbox.send(self.names.drift_events, device_id.encode(), value)
+            except MessageTooLargeError:
+                await self.send_event(DriftEvent.model_validate_json(value))
+            return
         config = self._decode(DeviceConfig, payload)
         rules = self.deps.rules
         if rules is not None and rules.due():
@@ -248,6 +334,18 @@ class StageHandlers:
             analyze_config, config, intended=self.deps.intended, registry=self.deps.registry, rules=rules
         )
         await self.send_event(event)
+
+    def _analyze_here(self, payload: bytes | None) -> tuple[str | None, str, bytes]:
+        """The pool's step in a thread of this process (while a dead child is replaced)."""
+        try:
+            config = self._decode(DeviceConfig, payload)
+        except InputError as exc:
+            return str(exc), "", b""
+        rules = self.deps.rules
+        if rules is not None and rules.due():
+            rules.refresh()
+        event = analyze_config(config, intended=self.deps.intended, registry=self.deps.registry, rules=rules)
+        return None, event.device_id, encode(event)
 
     async def send_event(self, event: DriftEvent) -> None:
         """Send a drift event, cut to fit (never dropped) when it is too large for the topic."""
@@ -284,6 +382,9 @@ class StageHandlers:
     async def report(self, key: bytes | None, payload: bytes | None) -> None:
         """Drift event -> score observation keyed by tenant, and a progress record keyed by audit.
 
+        Both go out batched with the other drift events of the same tenant
+        (audit) handled within a few milliseconds (:class:`KeyedBatcher`);
+        this returns once both messages carrying this event are confirmed.
         An invalid drift event is dead-lettered by the history sink, which
         reads the same topic; here it is only skipped.
         """
@@ -292,13 +393,18 @@ class StageHandlers:
         except InputError:
             return
         observation = ScoreObservation.of(event)
-        reported = AuditProgress(
-            kind="reported", audit_id=event.audit_id, device_id=event.device_id, status=event.status
-        )
         await asyncio.gather(
-            self.outbox.send(self.names.score_input, observation.routing_key(), encode(observation)),
-            self.outbox.send(self.names.audit_progress, event.audit_id.encode(), encode(reported)),
+            self.scores.add(observation.routing_key(), observation),
+            self.reports.add(event.audit_id.encode(), (event.device_id, event.status)),
         )
+
+    async def _send_scores(self, key: bytes, observations: list[ScoreObservation]) -> None:
+        batch = ScoreBatch(tenant=observations[0].tenant, observations=tuple(observations))
+        await self.outbox.send(self.names.score_input, key, encode(batch))
+
+    async def _send_reports(self, key: bytes, reports: list[tuple[str, DeviceStatus]]) -> None:
+        progress = AuditProgress(kind="reported", audit_id=key.decode(), reports=tuple(reports))
+        await self.outbox.send(self.names.audit_progress, key, encode(progress))
 
     async def track(self, key: bytes | None, payload: bytes | None) -> None:
         """Progress record -> the audit tracker (an ``opened`` one returns when its audit closed)."""

@@ -1,0 +1,123 @@
+"""AnalysisPool: the fetch and analyze steps in child processes give what the worker's threads give."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from driftaudit.audit.pipeline import analyze_config, to_device_config
+from driftaudit.bootstrap import build_intended, build_masking
+from driftaudit.domain.errors import InputError
+from driftaudit.domain.models import ConfigResult, Device, DeviceConfig, DriftEvent, Platform
+from driftaudit.settings import Settings
+from driftaudit.streams.analysis_pool import AnalysisPool
+from driftaudit.streams.codec import encode
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+INTENDED = "hostname leaf-1\ninterface Ethernet1\n   description uplink\nntp server 10.0.0.1\n"
+ACTUAL = INTENDED.replace("10.0.0.1", "10.0.0.9") + "username admin secret 5 $1$abcd$0123456789abcdefghij\n"
+DEVICE = Device(device_id="leaf-1", host="127.0.0.1", platform=Platform.EOS)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    intended = tmp_path / "intended"
+    intended.mkdir()
+    (intended / "leaf-1.cfg").write_text(INTENDED, encoding="utf-8")
+    return Settings(intended_dir=intended, masking_key="pool-test-key")
+
+
+def _same(value: bytes, event: DriftEvent) -> bool:
+    """The event in ``value`` is ``event``, but for how long the analysis took."""
+    exclude = {"analyze_ms"}
+    got = DriftEvent.model_validate_json(value).model_dump(exclude=exclude)
+    return got == event.model_dump(exclude=exclude)
+
+
+def _outcome() -> ConfigResult:
+    return ConfigResult(device_id="leaf-1", raw_text=ACTUAL, cleaned_text=ACTUAL, timestamp=NOW)
+
+
+def _here(settings: Settings) -> tuple[DeviceConfig, DriftEvent]:
+    registry = build_masking(settings)
+    config = to_device_config(
+        _outcome(), audit_id="a1", device=DEVICE, requested_at=NOW, registry=registry, max_message_bytes=10**6
+    )
+    return config, analyze_config(config, intended=build_intended(settings), registry=registry)
+
+
+async def test_the_children_redact_and_analyze_as_the_worker_does(settings: Settings) -> None:
+    config_here, event_here = _here(settings)
+    pool = AnalysisPool(settings, 1)
+    await pool.start()
+    try:
+        value = await pool.device_config(
+            _outcome(), audit_id="a1", device=DEVICE, requested_at=NOW, registry=None
+        )
+        device_id, event_bytes = await pool.drift_event(value, lambda: pytest.fail("no fallback expected"))
+    finally:
+        await pool.stop()
+    config = DeviceConfig.model_validate_json(value)
+    assert config == config_here
+    assert "0123456789abcdefghij" not in value.decode()  # redacted in the child, before it leaves
+    assert device_id == "leaf-1"
+    assert _same(event_bytes, event_here)
+    assert event_here.status.value == "drifted"
+
+
+async def test_a_payload_that_is_no_device_config_is_an_input_error(settings: Settings) -> None:
+    pool = AnalysisPool(settings, 1)
+    await pool.start()
+    try:
+        with pytest.raises(InputError, match="invalid JSON"):
+            await pool.drift_event(b"{nope", lambda: pytest.fail("no fallback expected"))
+    finally:
+        await pool.stop()
+
+
+async def test_a_dead_child_is_replaced_and_its_message_runs_here(settings: Settings) -> None:
+    config_here, event_here = _here(settings)
+    pool = AnalysisPool(settings, 1)
+    await pool.start()
+    try:
+        executor = pool._executor  # noqa: SLF001 - the children under test
+        assert executor is not None
+        for pid in list(executor._processes):  # noqa: SLF001
+            os.kill(pid, signal.SIGKILL)
+        fallback = (None, "leaf-1", encode(event_here))
+        device_id, value = await pool.drift_event(encode(config_here), lambda: fallback)
+        assert (device_id, value) == fallback[1:]
+        assert pool.fallbacks == 1
+        # the new pool answers again from its own child
+        _, again = await pool.drift_event(encode(config_here), lambda: pytest.fail("no fallback expected"))
+    finally:
+        await pool.stop()
+    assert _same(again, event_here)
+
+
+async def test_the_gate_hands_a_freed_slot_to_the_most_urgent_waiter() -> None:
+    import asyncio
+
+    from driftaudit.streams.analysis_pool import PriorityGate
+
+    gate = PriorityGate(1)
+    await gate.acquire(1)
+    order: list[str] = []
+
+    async def wait(name: str, priority: int) -> None:
+        await gate.acquire(priority)
+        order.append(name)
+        gate.release()
+
+    waiting = [asyncio.create_task(wait(n, p)) for n, p in [("redact-1", 1), ("redact-2", 1), ("analyze", 0)]]
+    cancelled = asyncio.create_task(wait("gone", 0))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    gate.release()
+    await asyncio.wait_for(asyncio.gather(*waiting), 1)
+    assert order == ["analyze", "redact-1", "redact-2"]
+    await asyncio.wait_for(gate.acquire(0), 1)  # every slot came back
