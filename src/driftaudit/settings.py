@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         description="child processes of a stream worker for redact/normalize/mask/diff; "
-        "None: one per CPU core; 0: threads of the worker",
+        "None: one per CPU core, at most 8; 0: threads of the worker",
     )
     # SSH algorithms, for legacy devices (JSON in the environment, e.g.
     # DRIFTAUDIT_SSH_ALGORITHMS_BY_PLATFORM='{"cisco_asa": {"kex": "+diffie-hellman-group14-sha1"}}');

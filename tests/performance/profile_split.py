@@ -25,8 +25,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Faust score table", ("faust/", "driftaudit/streams/scoreboard.py", "driftaudit/streams/score.py")),
     (
-        "HTTP client (httpx/httpcore/h11)",
-        ("httpx/", "httpcore/", "h11/", "anyio/", "sniffio/", "driftaudit/adapters/"),
+        "HTTP client (aiohttp / httpx)",
+        ("aiohttp/", "yarl/", "multidict/", "httpx/", "httpcore/", "h11/", "anyio/", "driftaudit/adapters/"),
     ),
     (
         "JSON codec / pydantic",

@@ -121,3 +121,55 @@ async def test_the_gate_hands_a_freed_slot_to_the_most_urgent_waiter() -> None:
     await asyncio.wait_for(asyncio.gather(*waiting), 1)
     assert order == ["analyze", "redact-1", "redact-2"]
     await asyncio.wait_for(gate.acquire(0), 1)  # every slot came back
+
+
+def test_the_children_of_a_killed_worker_exit(settings: Settings, tmp_path: Path) -> None:
+    """A SIGKILLed worker cannot stop its pool: its children must not live on."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import asyncio, sys, time\n"
+        "from pathlib import Path\n"
+        "from driftaudit.settings import Settings\n"
+        "from driftaudit.streams.analysis_pool import AnalysisPool\n"
+        "async def main():\n"
+        "    pool = AnalysisPool(Settings(intended_dir=Path(sys.argv[1]), masking_key='k'), 2)\n"
+        "    await pool.start()\n"
+        "    print(' '.join(str(p) for p in pool._executor._processes), flush=True)\n"
+        "    time.sleep(60)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n",
+        encoding="utf-8",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, str(script), str(settings.intended_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stdout is not None
+        children = [int(p) for p in worker.stdout.readline().split()]
+        assert len(children) == 2
+        worker.kill()
+        worker.wait(10)
+        deadline = time.monotonic() + 10
+        alive = children
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in children if Path(f"/proc/{p}").exists() and _running(p)]
+        assert alive == [], "the analysis processes outlived their worker"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+        if worker.stdout is not None:
+            worker.stdout.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -27,6 +27,9 @@ import heapq
 import itertools
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -44,8 +47,24 @@ logger = logging.getLogger(__name__)
 _child: dict[str, Any] = {}
 
 
-def _init_child(settings: Settings) -> None:
+def _exit_with_parent(parent: int, interval_s: float = 0.5) -> None:
+    """End this child once its worker is gone (SIGKILLed workers leave no one to stop the pool).
+
+    A killed worker cannot shut its pool down, and the children do not see
+    end-of-file on their task queue (each holds a writer of it), so each one
+    watches its parent and exits when it changes.
+    """
+    while True:
+        time.sleep(interval_s)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init_child(settings: Settings, parent: int) -> None:
     from driftaudit.bootstrap import build_intended, build_masking, build_rules
+
+    # the worker's pid comes from the worker: a child orphaned before it got here still exits
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
 
     _child["settings"] = settings
     _child["registry"] = build_masking(settings)
@@ -157,7 +176,7 @@ class AnalysisPool:
             self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_child,
-            initargs=(self._settings,),
+            initargs=(self._settings, os.getpid()),
         )
 
     async def start(self) -> None:

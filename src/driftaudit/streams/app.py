@@ -116,8 +116,8 @@ def create_app(
     )
     # analysis in child processes only where the children can build what the worker has
     processes = settings.analysis_processes
-    if processes is None:
-        processes = os.cpu_count() or 1
+    if processes is None:  # one per core, at most 8 (each child holds its own registry and rules)
+        processes = min(os.cpu_count() or 1, 8)
     pool = (
         AnalysisPool(settings, processes) if outbox is None and deps.from_settings and processes > 0 else None
     )
