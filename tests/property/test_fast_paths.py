@@ -186,3 +186,18 @@ def test_many_changes_in_the_common_order_are_placed_in_one_pass() -> None:
     assert codes is not None
     assert len(codes) == 20000
     assert _apply(before, unified_lines(before, after)) == after
+
+
+@settings(max_examples=200)
+@given(key=st.binary(min_size=1, max_size=100), value=st.text(max_size=40), type7=st.booleans())
+def test_a_fingerprint_is_hmac_sha256_of_what_the_value_decodes_to(
+    key: bytes, value: str, type7: bool
+) -> None:
+    import hashlib
+    import hmac
+
+    from driftaudit.domain.masking import _fingerprint, _fingerprint_input
+
+    material = _fingerprint_input(value, type7=type7).encode("utf-8")
+    expected = hmac.new(key, material, hashlib.sha256).hexdigest()[:12]
+    assert _fingerprint(value, key, type7=type7) == f"<secret:{expected}>"

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from driftaudit.domain import prune
 from driftaudit.domain.diff import _Collector, _compare_children
 from driftaudit.domain.models import Platform
 from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks, shared_line_affixes
@@ -47,6 +50,18 @@ block = st.one_of(
 config = st.lists(block, max_size=12).map(lambda blocks: "\n".join(blocks) + "\n")
 
 
+@pytest.fixture
+def monkeypatch_window() -> Iterator[Callable[[int], None]]:
+    """Sets the banner reader's first window; the default is put back after the test."""
+    default = prune._BANNER_WINDOW
+
+    def set_window(size: int) -> None:
+        prune._BANNER_WINDOW = size
+
+    yield set_window
+    prune._BANNER_WINDOW = default
+
+
 def _diff(actual: str, intended: str) -> tuple[Counter[tuple[str, tuple[str, ...]]], ...]:
     out = _Collector()
     leaders = RULES.comment_leaders
@@ -63,6 +78,19 @@ def _diff(actual: str, intended: str) -> tuple[Counter[tuple[str, tuple[str, ...
 @given(actual=config, intended=config)
 def test_pruning_keeps_every_drift_line(actual: str, intended: str) -> None:
     assert _diff(*prune_shared_blocks(actual, intended, RULES)) == _diff(actual, intended)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actual=config, intended=config, window=st.integers(1, 64), crlf=st.booleans())
+def test_banner_bodies_read_in_small_windows_prune_alike(
+    actual: str, intended: str, window: int, crlf: bool, monkeypatch_window: Callable[[int], None]
+) -> None:
+    """A banner body is read in growing windows of the text; any first window gives the same cut."""
+    if crlf:  # a window may end between a carriage return and its line feed
+        actual, intended = actual.replace("\n", "\r\n"), intended.replace("\n", "\r\n")
+    expected = _diff(actual, intended)
+    monkeypatch_window(window)
+    assert _diff(*prune_shared_blocks(actual, intended, RULES)) == expected
 
 
 @settings(max_examples=300)

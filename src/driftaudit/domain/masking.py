@@ -38,6 +38,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -294,8 +295,15 @@ def _fingerprint_input(value: str, *, type7: bool) -> str:
 
 
 def _fingerprint(value: str, key: bytes, *, type7: bool) -> str:
-    digest = hmac.new(key, _fingerprint_input(value, type7=type7).encode("utf-8"), hashlib.sha256)
+    digest = _keyed(key).copy()  # HMAC-SHA256(key, value): the keyed state is set up once per key
+    digest.update(_fingerprint_input(value, type7=type7).encode("utf-8"))
     return f"<secret:{digest.hexdigest()[:_FINGERPRINT_HEX]}>"
+
+
+@lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 with ``key`` and no message yet, to copy for each value."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 #: per line, its masked text and how many values the grammar masked in it

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import accumulate
 from operator import itemgetter
 
 from driftaudit.domain.sections import _BANNER, _EXIT, SectionRules, banner_close
@@ -32,6 +33,8 @@ _NOISE: dict[str, re.Pattern[str]] = {}
 _LEADING_NOISE: dict[str, re.Pattern[str]] = {}
 #: rounds of affix and leading-noise trimming before the rest is filtered whole
 _AFFIX_ROUNDS = 4
+#: characters of a banner's first window (see _banner_stop)
+_BANNER_WINDOW = 4096
 
 
 def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
@@ -120,14 +123,23 @@ def _chunks(text: str, leaders: str) -> list[tuple[str | None, str]]:
         chunks[0] = (None, pieces[0])
     if "end" not in heads and not (text.startswith("exit") or "\nexit" in text):
         return chunks  # (a head starting with "exit" starts a line of the text)
-    merged: list[tuple[str | None, str]] = chunks[:1]
-    for head, piece in chunks[1:]:
-        if head == "end" or (head is not None and head.startswith("exit") and _EXIT.fullmatch(head)):
-            # the parser skips these: the indented lines after them still belong to the block before
-            previous_head, previous = merged[-1]
-            merged[-1] = (previous_head, f"{previous}\n{piece}")
-            continue
-        merged.append((head, piece))
+    # only the chunks headed by such a line are merged: found in one pass, the rest copied in slices
+    skipped = [
+        index
+        for index, head in enumerate(heads)
+        if index and (head == "end" or (head.startswith("exit") and _EXIT.fullmatch(head)))
+    ]
+    if not skipped:
+        return chunks
+    merged: list[tuple[str | None, str]] = []
+    done = 0
+    for index in skipped:
+        # the parser skips these: the indented lines after them still belong to the block before
+        merged += chunks[done:index]
+        previous_head, previous = merged[-1]
+        merged[-1] = (previous_head, f"{previous}\n{chunks[index][1]}")
+        done = index + 1
+    merged += chunks[done:]
     return merged
 
 
@@ -138,23 +150,27 @@ def _pieces(text: str, splitter: re.Pattern[str]) -> list[str]:
     it ends is read exactly as the parser reads it (:func:`banner_close`), and
     no cut falls before that end. Without a banner this is ``splitter.split``.
     """
-    if not (text.startswith("banner ") or "\nbanner " in text):
-        return splitter.split(text)
     split = splitter.split(text)
+    if not (text.startswith("banner ") or "\nbanner " in text):
+        return split
+    banners = [index for index, piece in enumerate(split) if piece.startswith("banner ")]
+    if not banners:
+        return split
+    ends = list(accumulate(map(len, split)))  # ends[k] + k: the offset just after split[k]
     pieces: list[str] = []
-    start = 0  # the offset of split[index] in text (pieces are joined by one line break)
-    index, count = 0, len(split)
-    while index < count:
-        piece = split[index]
-        hold = _banner_stop(text, start) if piece.startswith("banner ") else 0
-        index += 1
-        stop = start + len(piece)  # the offset of the line break after this piece
-        while stop < hold and index < count:  # the body goes on: the next piece belongs to it
-            piece = f"{piece}\n{split[index]}"
-            stop += len(split[index]) + 1
-            index += 1
-        pieces.append(piece)
-        start = stop + 1
+    done, count = 0, len(split)
+    for index in banners:
+        if index < done:
+            continue  # inside the body of an earlier banner
+        pieces += split[done:index]
+        start = ends[index] + index - len(split[index])  # pieces are joined by one line break
+        hold = _banner_stop(text, start)
+        stop = index + 1
+        while stop < count and ends[stop - 1] + stop - 1 < hold:  # the body goes on past split[stop - 1]
+            stop += 1
+        pieces.append("\n".join(split[index:stop]))
+        done = stop
+    pieces += split[done:]
     return pieces
 
 
@@ -171,11 +187,19 @@ def _banner_stop(text: str, start: int) -> int:
     banner = _BANNER.match(head)
     if banner is None:
         return 0
-    lines = text[start:].splitlines(keepends=True)
-    close = banner_close(lines, 1, banner.group("rest"))
-    if close is None:
-        return 0
-    return start + sum(len(line) for line in lines[: close[0] + 1]) - 1
+    # read in growing windows, not the whole rest of the text: a body is a few lines. Every line of a
+    # window but its last is a whole line of the text (the next one starts inside the window), so it
+    # splits as the whole text does; the last one counts only once the window reaches the text's end.
+    size = _BANNER_WINDOW
+    while True:
+        lines = text[start : start + size].splitlines(keepends=True)
+        whole = start + size >= len(text)
+        close = banner_close(lines if whole else lines[:-1], 1, banner.group("rest"))
+        if close is not None:
+            return start + sum(map(len, lines[: close[0] + 1])) - 1
+        if whole:
+            return 0
+        size *= 8
 
 
 _SPLITTERS: dict[str, re.Pattern[str]] = {}
