@@ -33,6 +33,7 @@ from driftaudit.domain.models import Credential, Device, Platform
 from driftaudit.settings import Settings
 from driftaudit.sim.devices import DeviceSimulator, SimDevice
 from driftaudit.sim.fleet import SimCredentialSource, SimFleet, build_fleet
+from tests.plugins.devices import fetch_then_close
 from tests.samples_path import SAMPLES
 
 pytestmark = [
@@ -103,20 +104,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield Lab(fleet, sim, files.known_hosts)
 
 
-async def _fetch(adapter: SSHDeviceAdapter, device: Device) -> str:
-    try:
-        return await adapter.fetch_config(device)
-    finally:
-        await adapter.aclose()
-
-
 @pytest.mark.parametrize("platform", CISCO_FAMILY, ids=lambda p: p.value)
 async def test_unprivileged_login_with_an_enable_secret_is_compliant(lab: Lab, platform: Platform) -> None:
     device, sim_device = lab.take(platform)
     sim_device.privileged_login = False
     sim_device.enable_secret = ENABLE
     adapter = lab.adapter(device, credentials=lab.credentials(device, enable_secret=ENABLE))
-    text = await _fetch(adapter, device)
+    text = await fetch_then_close(adapter, device)
     assert lab.compliant(device, text)
     assert lab.sim.counters(device.device_id).fetches == 1
 
@@ -124,7 +118,7 @@ async def test_unprivileged_login_with_an_enable_secret_is_compliant(lab: Lab, p
 async def test_privileged_login_over_exec_is_compliant_without_a_shell(lab: Lab) -> None:
     device, _ = lab.take(Platform.EOS)
     adapter = lab.adapter(device, use_exec=True)
-    assert lab.compliant(device, await _fetch(adapter, device))
+    assert lab.compliant(device, await fetch_then_close(adapter, device))
     assert lab.sim.counters(device.device_id).commands == 1  # the show command alone, no setup
 
 
@@ -136,7 +130,7 @@ async def test_unprivileged_login_over_exec_falls_back_to_a_shell_with_enable(
     sim_device.privileged_login = False
     sim_device.enable_secret = ENABLE
     adapter = lab.adapter(device, credentials=lab.credentials(device, enable_secret=ENABLE), use_exec=True)
-    assert lab.compliant(device, await _fetch(adapter, device))
+    assert lab.compliant(device, await fetch_then_close(adapter, device))
 
 
 @pytest.mark.parametrize("platform", [Platform.IOS, Platform.EOS], ids=lambda p: p.value)
@@ -147,7 +141,7 @@ async def test_unprivileged_login_without_an_enable_secret_is_an_error_naming_pr
     sim_device.privileged_login = False
     sim_device.enable_secret = ENABLE
     with pytest.raises(AuthError) as caught:
-        await _fetch(lab.adapter(device), device)
+        await fetch_then_close(lab.adapter(device), device)
     assert caught.value.status == "error"
     assert "privilege" in caught.value.reason
     assert f"{sim_device.hostname}>" in caught.value.reason
@@ -162,7 +156,7 @@ async def test_a_wrong_enable_secret_is_an_error_that_never_shows_it(lab: Lab, p
     wrong = "not-the-enable-secret-93"
     adapter = lab.adapter(device, credentials=lab.credentials(device, enable_secret=wrong))
     with pytest.raises(AuthError) as caught:
-        await _fetch(adapter, device)
+        await fetch_then_close(adapter, device)
     assert "privilege escalation failed" in caught.value.reason
     assert wrong not in str(caught.value)
     assert ENABLE not in str(caught.value)
@@ -183,7 +177,7 @@ async def test_a_cli_error_is_an_error_with_the_devices_words_never_a_config(
     device, sim_device = lab.take(platform)
     sim_device.config_denied = True
     with pytest.raises(RemoteError) as caught:
-        await _fetch(lab.adapter(device), device)
+        await fetch_then_close(lab.adapter(device), device)
     assert caught.value.status == "error"
     assert said in caught.value.reason
 
@@ -194,10 +188,10 @@ async def test_a_wrong_platform_in_the_inventory_is_an_error_not_drift(lab: Lab)
     as_ios = junos.model_copy(update={"platform": Platform.IOS})
     as_junos = ios.model_copy(update={"platform": Platform.JUNOS})
     with pytest.raises(ProtocolError) as junos_caught:  # a Junos prompt is no IOS prompt
-        await _fetch(lab.adapter(junos), as_ios)
+        await fetch_then_close(lab.adapter(junos), as_ios)
     assert "unrecognised prompt 'admin@" in junos_caught.value.reason
     with pytest.raises(RemoteError) as ios_caught:  # Junos's commands on IOS
-        await _fetch(lab.adapter(ios), as_junos)
+        await fetch_then_close(lab.adapter(ios), as_junos)
     assert "% Invalid input detected at '^' marker." in ios_caught.value.reason
 
 
@@ -206,7 +200,7 @@ async def test_an_unrecognised_prompt_is_an_error_naming_it_not_a_silent_device(
     sim_device.prompt_override = "[netops@jumpbox ~]$ "
     started = time.perf_counter()
     with pytest.raises(ProtocolError) as caught:
-        await _fetch(lab.adapter(device), device)
+        await fetch_then_close(lab.adapter(device), device)
     elapsed = time.perf_counter() - started
     assert "unrecognised prompt" in caught.value.reason
     assert "[netops@jumpbox ~]$" in caught.value.reason
@@ -219,7 +213,7 @@ async def test_a_device_that_prints_nothing_after_login_is_unreachable(lab: Lab)
     sim_device.prompt_override = ""
     adapter = lab.adapter(device, timeouts=FetchTimeouts(connect=5.0, read=1.0, total=10.0, prompt=0.5))
     with pytest.raises(FetchTimeoutError) as caught:
-        await _fetch(adapter, device)
+        await fetch_then_close(adapter, device)
     assert caught.value.status == "unreachable"
     assert "read timeout" in caught.value.reason
 
@@ -227,7 +221,7 @@ async def test_a_device_that_prints_nothing_after_login_is_unreachable(lab: Lab)
 async def test_a_junos_prompt_without_user_is_recognised(lab: Lab) -> None:
     device, sim_device = lab.take(Platform.JUNOS)
     sim_device.prompt_override = f"\n{{master:0}}\n{sim_device.hostname}> "
-    assert lab.compliant(device, await _fetch(lab.adapter(device), device))
+    assert lab.compliant(device, await fetch_then_close(lab.adapter(device), device))
 
 
 async def test_a_rejected_setup_command_is_an_error_with_the_devices_words(
@@ -241,7 +235,7 @@ async def test_a_rejected_setup_command_is_an_error_with_the_devices_words(
         dataclasses.replace(profile, paging_off=("terminal length 0", "terminal width 9999")),
     )
     with pytest.raises(RemoteError) as caught:
-        await _fetch(lab.adapter(device), device)
+        await fetch_then_close(lab.adapter(device), device)
     assert "terminal width 9999" in caught.value.reason
     assert "% Invalid input detected at '^' marker." in caught.value.reason
 
@@ -249,7 +243,7 @@ async def test_a_rejected_setup_command_is_an_error_with_the_devices_words(
 async def test_a_device_that_drops_typed_ahead_commands_gets_them_again(lab: Lab) -> None:
     device, sim_device = lab.take(Platform.NXOS)
     sim_device.drops_typeahead = True
-    assert lab.compliant(device, await _fetch(lab.adapter(device), device))
+    assert lab.compliant(device, await fetch_then_close(lab.adapter(device), device))
     assert lab.sim.counters(device.device_id).fetches == 1
 
 
@@ -257,12 +251,12 @@ async def test_a_device_that_drops_typed_ahead_commands_gets_them_again(lab: Lab
 async def test_a_legacy_only_device_is_reached_only_with_the_setting(lab: Lab, platform: Platform) -> None:
     device, _ = lab.take(platform, legacy=True)
     with pytest.raises(ProtocolError) as caught:
-        await _fetch(lab.adapter(device), device)
+        await fetch_then_close(lab.adapter(device), device)
     assert "SSH negotiation" in caught.value.reason
     assert "No matching" in caught.value.reason  # asyncssh's own reason, quoted
     policy = SSHAlgorithmPolicy(by_device={device.device_id: LEGACY})
     adapter = lab.adapter(device, algorithms=policy, use_exec=True)
-    assert lab.compliant(device, await _fetch(adapter, device))
+    assert lab.compliant(device, await fetch_then_close(adapter, device))
 
 
 async def test_the_servers_offer_names_the_failed_negotiation(lab: Lab) -> None:
@@ -300,7 +294,7 @@ async def test_legacy_algorithms_come_from_settings_per_platform(lab: Lab) -> No
         }
     )
     adapter = SSHDeviceAdapter.from_settings(settings, lab.credentials(device), timeouts=TIMEOUTS)
-    assert lab.compliant(device, await _fetch(adapter, device))
+    assert lab.compliant(device, await fetch_then_close(adapter, device))
 
 
 async def test_a_device_over_its_session_limit_refuses_the_next_login(lab: Lab) -> None:
@@ -341,7 +335,7 @@ async def test_latency_is_paid_per_round_trip_handshake_included(lab: Lab) -> No
     sim_device.latency_s = 0.1
     try:
         started = time.perf_counter()
-        text = await _fetch(lab.adapter(device, pooled=False), device)
+        text = await fetch_then_close(lab.adapter(device, pooled=False), device)
         elapsed = time.perf_counter() - started
     finally:
         sim_device.latency_s = 0.0

@@ -26,6 +26,7 @@ from driftaudit.domain.errors import FetchError, HostKeyError
 from driftaudit.domain.models import Credential, Device, Platform
 from driftaudit.sim.devices import DeviceSimulator, SimDevice
 from driftaudit.sim.fleet import SimCredentialSource, SimFleet, build_fleet
+from tests.plugins.devices import fetch_then_close
 from tests.samples_path import SAMPLES
 
 pytestmark = pytest.mark.integration
@@ -77,17 +78,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield Lab(fleet, sim, files.known_hosts)
 
 
-async def _fetch(adapter: SSHDeviceAdapter, device: Device) -> str:
-    try:
-        return await adapter.fetch_config(device)
-    finally:
-        await adapter.aclose()
-
-
 @pytest.mark.parametrize("platform", [Platform.IOS, Platform.JUNOS], ids=lambda p: p.value)
 async def test_an_exec_fetch_takes_the_six_round_trips_ssh_needs(lab: Lab, platform: Platform) -> None:
     device, _ = lab.take(platform)
-    text = await _fetch(lab.adapter(device), device)
+    text = await fetch_then_close(lab.adapter(device), device)
     assert text
     # The password goes out at once, without asyncssh's "none" probe first.
     assert lab.round_trips(device) == 6
@@ -95,7 +89,7 @@ async def test_an_exec_fetch_takes_the_six_round_trips_ssh_needs(lab: Lab, platf
 
 async def test_a_shell_fetch_takes_one_more_with_pty_and_shell_requested_together(lab: Lab) -> None:
     device, _ = lab.take(Platform.ASA)  # no exec channel on ASA: a shell
-    text = await _fetch(lab.adapter(device), device)
+    text = await fetch_then_close(lab.adapter(device), device)
     assert "hostname" in text
     # channel open, pty + shell (answered with the prompt), the commands in one write
     assert lab.round_trips(device) == 7
@@ -107,7 +101,7 @@ async def test_a_refused_key_falls_back_to_the_password_the_server_still_offers(
     credential = lab.fleet.credentials[device.device_id].model_copy(
         update={"private_key": SecretStr(stranger)}
     )
-    text = await _fetch(lab.adapter(device, credential), device)
+    text = await fetch_then_close(lab.adapter(device, credential), device)
     assert text
     assert lab.sim.counters(device.device_id).logins == 1
     assert lab.round_trips(device) == 7  # the refused key costs its own round trip, nothing more
@@ -119,7 +113,7 @@ async def test_a_wrong_password_is_still_refused_without_the_probe(lab: Lab) -> 
         update={"password": SecretStr("not-the-password")}
     )
     with pytest.raises(FetchError, match="authentication refused"):
-        await _fetch(lab.adapter(device, credential), device)
+        await fetch_then_close(lab.adapter(device, credential), device)
     assert lab.sim.counters(device.device_id).logins == 0
 
 
@@ -176,7 +170,7 @@ async def test_a_refused_pty_fails_the_shell_instead_of_hanging(tmp_path: Path) 
         credentials = SimCredentialSource({"c": Credential(username="admin", password=SecretStr("pw"))})
         adapter = SSHDeviceAdapter(credentials, timeouts=TIMEOUTS, known_hosts=known_hosts)
         with pytest.raises(FetchError, match="(?i)session|pty|channel"):
-            await asyncio.wait_for(_fetch(adapter, device), 15)
+            await asyncio.wait_for(fetch_then_close(adapter, device), 15)
     finally:
         server.close()
         await server.wait_closed()

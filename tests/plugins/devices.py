@@ -17,6 +17,7 @@ import pytest
 
 from driftaudit.adapters.devices.options import FetchTimeouts
 from driftaudit.domain.models import Device, Platform, Transport
+from driftaudit.domain.ports import BaseDeviceAdapter
 from driftaudit.sim.devices import DeviceSimulator
 from driftaudit.sim.fleet import FleetFiles, SimCredentialSource, SimFleet, build_fleet
 from tests.samples_path import SAMPLES
@@ -97,3 +98,11 @@ def device_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceLab]:
     with fleet.in_thread() as sim:
         files = fleet.write_files(Path(tmp_path_factory.mktemp("device-lab")))
         yield DeviceLab(fleet=fleet, sim=sim, files=files)
+
+
+async def fetch_then_close(adapter: BaseDeviceAdapter, device: Device) -> str:
+    """One fetch on a fresh adapter, closing its connections whatever the outcome."""
+    try:
+        return await adapter.fetch_config(device)
+    finally:
+        await adapter.aclose()
