@@ -28,19 +28,24 @@ TIMEOUTS = FetchTimeouts(connect=2.0, read=2.0, total=5.0)
 CREDENTIALS = SimCredentialSource({"tls-leaf": Credential(username="admin", password="pw")})
 
 
+async def _read_request(reader: asyncio.StreamReader) -> None:
+    """Read one HTTP/1.1 request, head and body (``Content-Length``, none if absent)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    await reader.readexactly(length)
+
+
 async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                (
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
-            )
-            await reader.readexactly(length)
+            await _read_request(reader)
             body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": [{}, {"output": CONFIG}]}).encode()
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -140,13 +145,7 @@ async def test_a_large_config_is_normalized_off_the_loop_the_same_way(nms_tls: T
     assert len(big) > 64 * 1024
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        await reader.readexactly(length)
+        await _read_request(reader)
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": [{}, {"output": big}]}).encode()
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         await writer.drain()

@@ -14,7 +14,7 @@ import gc
 import multiprocessing
 import os
 import resource
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -81,22 +81,34 @@ def simulated_fleet_process(
     n: int, *, seed: int = 1, latency_s: float = 0.0, platforms: list[Platform] | None = None
 ) -> Iterator[RemoteFleet]:
     """Run the fleet in a child process for the duration of the block."""
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
     names = [p.value for p in platforms] if platforms else None
-    process = context.Process(target=_serve, args=(child, n, seed, latency_s, names), daemon=True)
-    process.start()
-    try:
-        if not parent.poll(120):
-            raise RuntimeError("the simulator process did not start")
-        info: dict[str, Any] = parent.recv()
+    with _child_process(_serve, (n, seed, latency_s, names), start_timeout_s=120) as (info, pid):
         yield RemoteFleet(
             devices=[Device.model_validate(d) for d in info["devices"]],
             passwords=info["passwords"],
             known_hosts=info["known_hosts"],
             intended=info["intended"],
-            pid=process.pid or 0,
+            pid=pid,
         )
+
+
+@contextlib.contextmanager
+def _child_process(
+    target: Callable[..., None], args: tuple[Any, ...], *, start_timeout_s: float
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """Start ``target(conn, *args)`` in a spawned child; yield what it sends first and its pid.
+
+    On exit the child is told to stop, then terminated if it has not within 15 s.
+    """
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=target, args=(child, *args), daemon=True)
+    process.start()
+    try:
+        if not parent.poll(start_timeout_s):
+            raise RuntimeError("the simulator process did not start")
+        info: dict[str, Any] = parent.recv()
+        yield info, process.pid or 0
     finally:
         with contextlib.suppress(OSError):
             parent.send("stop")
@@ -192,26 +204,12 @@ def simulated_fleet_files_process(
         "rest_only": rest_only,
         "platforms": [p.value for p in platforms] if platforms else None,
     }
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(target=_serve_files, args=(child, str(directory), options), daemon=True)
-    process.start()
-    try:
-        if not parent.poll(180):
-            raise RuntimeError("the simulator process did not start")
-        info: dict[str, Any] = parent.recv()
-        lines = Path(info["env"]).read_text(encoding="utf-8").splitlines()
-        pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    from tests.plugins.streams import read_env_file  # here, not at import: the child imports this module
+
+    with _child_process(_serve_files, (str(directory), options), start_timeout_s=180) as (info, pid):
         yield RemoteFleetFiles(
             devices=[Device.model_validate(d) for d in info["devices"]],
             expected=info["expected"],
-            env=dict(pairs),
-            pid=process.pid or 0,
+            env=read_env_file(Path(info["env"])),
+            pid=pid,
         )
-    finally:
-        with contextlib.suppress(OSError):
-            parent.send("stop")
-        process.join(15)
-        if process.is_alive():
-            process.terminate()
-            process.join(5)

@@ -219,7 +219,8 @@ class FleetUnderTest:
         return Settings(**values)
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
+def read_env_file(path: Path) -> dict[str, str]:
+    """The KEY=value lines of a fleet's env file (comments and other lines skipped)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
     return {key: value for key, value in pairs}
@@ -256,7 +257,7 @@ def simulated_fleet(
         expected = {d.device_id: "compliant" for d in fleet.devices}
         expected.update(dict.fromkeys(fleet.drift, "drifted"))
         expected.update(dict.fromkeys(fleet.unreachable, "unreachable"))
-        yield FleetUnderTest(devices=fleet.devices, expected=expected, env=_read_env_file(files.env))
+        yield FleetUnderTest(devices=fleet.devices, expected=expected, env=read_env_file(files.env))
 
 
 @pytest.fixture
