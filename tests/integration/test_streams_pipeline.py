@@ -113,7 +113,7 @@ async def test_bad_input_goes_to_dead_letter_and_the_worker_goes_on(
     kafka_broker, kafka_namespace, small_fleet, tmp_path
 ):
     settings = _settings(small_fleet, kafka_broker, kafka_namespace, tmp_path, max_message_bytes=65536)
-    names = {t: kafka_namespace.topic(t) for t in ("audit-requests", "device-fetch", "device-configs")}
+    names = {t: kafka_namespace.topic(t) for t in ("audit-requests", "device-fetch")}
     valid = request_for(devices=[d.device_id for d in small_fleet.devices[:3]])
     extra_field = valid.model_dump_json()[:-1].encode() + b', "evil": 1}'
     unknown_device = request_for(devices=["no-such-device"], audit_id="r-device").model_dump_json()
@@ -127,7 +127,6 @@ async def test_bad_input_goes_to_dead_letter_and_the_worker_goes_on(
         (requests, b"r-tenant", unknown_tenant.encode()),
         (requests, b"r-big", b'{"audit_id": "' + b"x" * 70000 + b'"}'),
         (names["device-fetch"], b"f-schema", b'{"audit_id": "a"}'),
-        (names["device-configs"], b"c-json", b"\xff\xfe garbage"),
     ]
     async with local_pipeline(settings, web_port=free_port()):
         async with AuditClient(settings):  # creates the topics with the configured partitions
@@ -166,7 +165,6 @@ async def test_bad_input_goes_to_dead_letter_and_the_worker_goes_on(
         "split"
     }
     assert letters[b"f-schema"].stage == "fetch"
-    assert letters[b"c-json"].stage == "analyze"
     assert letters[b"r-json"].reason == "invalid JSON"
     assert "schema violation" in letters[b"r-schema"].reason
     assert "schema violation" in letters[b"r-extra"].reason

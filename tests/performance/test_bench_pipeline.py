@@ -62,7 +62,7 @@ pytestmark = [
 DEVICES = int(os.environ.get("DRIFTAUDIT_BENCH_DEVICES", "2000"))
 LATENCY_S = 0.02
 BATCH_SIZE = 50
-STAGES = ("split", "fetch", "analyze", "record", "report", "track")
+STAGES = ("split", "fetch", "record", "report", "track")
 PYSPY_DIR = os.environ.get("DRIFTAUDIT_BENCH_PYSPY")
 PYSPY_RATE = 200
 

@@ -186,13 +186,12 @@ async def test_fetch_makes_unreachable_and_hung_devices_results_and_redacts_secr
     assert configs["dev-000"].redacted_text is not None
 
 
-async def test_analyze_emits_the_status_of_each_device(masking_registry):
+async def test_fetch_emits_the_drift_event_of_each_device_with_its_config(masking_registry):
     deps, devices, _, _ = _deps(masking_registry, n=4, unreachable={"dev-001"}, drifted={"dev-002"})
     app = create_app(deps, outbox=(outbox := RecordingOutbox()), web_enabled=False)
     for device in devices:
         await app.handlers.fetch(None, encode(DeviceFetchTask(audit_id="a", device=device, requested_at=NOW)))
-    for key, value in outbox.on(NAMES.device_configs):
-        await app.handlers.analyze(key, value)
+    assert [k for k, _ in outbox.on(NAMES.device_configs)] == [k for k, _ in outbox.on(NAMES.drift_events)]
     events = {
         e.device_id: e.status
         for e in (DriftEvent.model_validate_json(v) for _, v in outbox.on(NAMES.drift_events))
@@ -343,7 +342,7 @@ async def test_score_agent_counts_each_device_once_per_window(masking_registry):
     assert (total.compliant, total.drifted, total.unreachable) == (1, 1, 1)
 
 
-async def test_analyze_carries_feature_results_and_reloads_a_changed_rules_file(masking_registry, tmp_path):
+async def test_fetch_carries_feature_results_and_reloads_a_changed_rules_file(masking_registry, tmp_path):
     from driftaudit.adapters.rules import FileRulesSource
 
     rules_path = tmp_path / "rules.yaml"
@@ -351,11 +350,9 @@ async def test_analyze_carries_feature_results_and_reloads_a_changed_rules_file(
     deps, devices, _, _ = _deps(masking_registry, n=2, drifted={"dev-001"})
     deps.rules = FileRulesSource(rules_path, check_interval_s=0.0)
     app = create_app(deps, outbox=(outbox := RecordingOutbox()), web_enabled=False)
-    for device in devices:
-        await app.handlers.fetch(None, encode(DeviceFetchTask(audit_id="a", device=device, requested_at=NOW)))
-    configs = outbox.on(NAMES.device_configs)
-    for key, value in configs:
-        await app.handlers.analyze(key, value)
+    tasks = [encode(DeviceFetchTask(audit_id="a", device=device, requested_at=NOW)) for device in devices]
+    for task in tasks:
+        await app.handlers.fetch(None, task)
     events = {
         e.device_id: e for e in (DriftEvent.model_validate_json(v) for _, v in outbox.on(NAMES.drift_events))
     }
@@ -367,7 +364,7 @@ async def test_analyze_carries_feature_results_and_reloads_a_changed_rules_file(
     assert events["dev-000"].remediation == ()
     # the file changes under the running worker: the next analysis uses the new rules
     rules_path.write_text("features:\n  - name: syslog\n    sections: ['logging host']\n")
-    await app.handlers.analyze(*configs[1])
+    await app.handlers.fetch(None, tasks[1])
     latest = DriftEvent.model_validate_json(outbox.on(NAMES.drift_events)[-1][1])
     assert [f.feature for f in latest.features] == ["syslog"]
 

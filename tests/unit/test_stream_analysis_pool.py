@@ -1,4 +1,4 @@
-"""AnalysisPool: the fetch and analyze steps in child processes give what the worker's threads give."""
+"""AnalysisPool: the fetch stage's redact-and-analyze step in child processes gives what a thread gives."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ import pytest
 
 from driftaudit.audit.pipeline import analyze_config, to_device_config
 from driftaudit.bootstrap import build_intended, build_masking
-from driftaudit.domain.errors import InputError
 from driftaudit.domain.models import ConfigResult, Device, DeviceConfig, DriftEvent, Platform
 from driftaudit.settings import Settings
-from driftaudit.streams.analysis_pool import AnalysisPool
-from driftaudit.streams.codec import encode
+from driftaudit.streams.analysis_pool import AnalysisPool, config_and_event
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 INTENDED = "hostname leaf-1\ninterface Ethernet1\n   description uplink\nntp server 10.0.0.1\n"
@@ -50,37 +48,56 @@ def _here(settings: Settings) -> tuple[DeviceConfig, DriftEvent]:
     return config, analyze_config(config, intended=build_intended(settings), registry=registry)
 
 
+def _in_thread(settings: Settings, *, max_message_bytes: int = 10**6) -> tuple[bytes, bytes]:
+    return config_and_event(
+        _outcome(),
+        audit_id="a1",
+        device=DEVICE,
+        requested_at=NOW,
+        registry=build_masking(settings),
+        intended=build_intended(settings),
+        rules=None,
+        max_message_bytes=max_message_bytes,
+    )
+
+
+async def _from_child(pool: AnalysisPool, here: object) -> tuple[bytes, bytes]:
+    return await pool.config_and_event(
+        _outcome(), audit_id="a1", device=DEVICE, requested_at=NOW, here=here  # type: ignore[arg-type]
+    )
+
+
 async def test_the_children_redact_and_analyze_as_the_worker_does(settings: Settings) -> None:
     config_here, event_here = _here(settings)
     pool = AnalysisPool(settings, 1)
     await pool.start()
     try:
-        value = await pool.device_config(
-            _outcome(), audit_id="a1", device=DEVICE, requested_at=NOW, registry=None
-        )
-        device_id, event_bytes = await pool.drift_event(value, lambda: pytest.fail("no fallback expected"))
+        value, event_bytes = await _from_child(pool, lambda: pytest.fail("no fallback expected"))
     finally:
         await pool.stop()
     config = DeviceConfig.model_validate_json(value)
     assert config == config_here
     assert "0123456789abcdefghij" not in value.decode()  # redacted in the child, before it leaves
-    assert device_id == "leaf-1"
+    assert "0123456789abcdefghij" not in event_bytes.decode()
     assert _same(event_bytes, event_here)
     assert event_here.status.value == "drifted"
+    thread_value, thread_event = _in_thread(settings)
+    assert thread_value == value
+    assert _same(thread_event, event_here)
 
 
-async def test_a_payload_that_is_no_device_config_is_an_input_error(settings: Settings) -> None:
-    pool = AnalysisPool(settings, 1)
-    await pool.start()
-    try:
-        with pytest.raises(InputError, match="invalid JSON"):
-            await pool.drift_event(b"{nope", lambda: pytest.fail("no fallback expected"))
-    finally:
-        await pool.stop()
+def test_a_config_over_the_message_limit_is_an_error_on_both_messages(settings: Settings) -> None:
+    value, event_bytes = _in_thread(settings, max_message_bytes=300)
+    config = DeviceConfig.model_validate_json(value)
+    event = DriftEvent.model_validate_json(event_bytes)
+    assert config.redacted_text is None
+    assert config.failure is not None and config.failure.error_type == "ConfigTooLargeError"
+    assert event.status.value == "error"
+    assert "exceeds max_message_bytes=300" in (event.reason or "")
 
 
 async def test_a_dead_child_is_replaced_and_its_message_runs_here(settings: Settings) -> None:
-    config_here, event_here = _here(settings)
+    _, event_here = _here(settings)
     pool = AnalysisPool(settings, 1)
     await pool.start()
     try:
@@ -88,39 +105,14 @@ async def test_a_dead_child_is_replaced_and_its_message_runs_here(settings: Sett
         assert executor is not None
         for pid in list(executor._processes):  # noqa: SLF001
             os.kill(pid, signal.SIGKILL)
-        fallback = (None, "leaf-1", encode(event_here))
-        device_id, value = await pool.drift_event(encode(config_here), lambda: fallback)
-        assert (device_id, value) == fallback[1:]
+        fallback = (b"config", b"event")
+        assert await _from_child(pool, lambda: fallback) == fallback
         assert pool.fallbacks == 1
         # the new pool answers again from its own child
-        _, again = await pool.drift_event(encode(config_here), lambda: pytest.fail("no fallback expected"))
+        _, again = await _from_child(pool, lambda: pytest.fail("no fallback expected"))
     finally:
         await pool.stop()
     assert _same(again, event_here)
-
-
-async def test_the_gate_hands_a_freed_slot_to_the_most_urgent_waiter() -> None:
-    import asyncio
-
-    from driftaudit.streams.analysis_pool import PriorityGate
-
-    gate = PriorityGate(1)
-    await gate.acquire(1)
-    order: list[str] = []
-
-    async def wait(name: str, priority: int) -> None:
-        await gate.acquire(priority)
-        order.append(name)
-        gate.release()
-
-    waiting = [asyncio.create_task(wait(n, p)) for n, p in [("redact-1", 1), ("redact-2", 1), ("analyze", 0)]]
-    cancelled = asyncio.create_task(wait("gone", 0))
-    await asyncio.sleep(0)
-    cancelled.cancel()
-    gate.release()
-    await asyncio.wait_for(asyncio.gather(*waiting), 1)
-    assert order == ["analyze", "redact-1", "redact-2"]
-    await asyncio.wait_for(gate.acquire(0), 1)  # every slot came back
 
 
 def test_the_children_of_a_killed_worker_exit(settings: Settings, tmp_path: Path) -> None:

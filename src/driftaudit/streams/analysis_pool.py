@@ -1,4 +1,4 @@
-"""The CPU-bound steps of the fetch and analyze stages in worker processes.
+"""The CPU-bound step of the fetch stage in worker processes.
 
 A stream worker is one interpreter: its event loop, its Kafka clients, its
 HTTP reads and the analysis threads all take turns on one GIL, so running
@@ -11,35 +11,35 @@ and rules from the worker's settings, as the worker did), so it runs on the
 other cores.
 
 What crosses the process boundary is the wire form: a fetch outcome goes in,
-the JSON bytes of its ``device-configs`` message come out; a
-``device-configs`` payload goes in, the JSON bytes of its drift event come
-out. The worker then sends those bytes as it would have sent its own. A bad
-payload comes back as the :class:`InputError` text (the stage dead-letters
-it); a child that dies (a broken pool) is replaced, and the step runs in a
-thread of the worker meanwhile, so no message waits on a dead process.
+the JSON bytes of its ``device-configs`` message and of its drift event come
+out (:func:`config_and_event`, one step: the config is redacted, then
+analyzed as the ``device-configs`` message carries it). The worker then sends
+those bytes as it would have sent its own. A child that dies (a broken pool)
+is replaced, and the step runs in a thread of the worker meanwhile, so no
+message waits on a dead process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
-from driftaudit.domain.errors import InputError
-from driftaudit.domain.models import Device, DeviceConfig, FetchOutcome
+from driftaudit.domain.masking import MaskingRegistry
+from driftaudit.domain.models import Device, FetchOutcome
+from driftaudit.domain.ports import ComplianceRulesSource, IntendedConfigSource
 from driftaudit.settings import Settings
 
-__all__ = ["AnalysisPool", "PriorityGate"]
+__all__ = ["AnalysisPool", "config_and_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,83 +80,58 @@ def _ready() -> bool:
     return bool(_child) and driftaudit.audit.pipeline.analyze_config is not None
 
 
-def _device_config(
-    outcome: FetchOutcome, audit_id: str, device: Device, requested_at: datetime, max_message_bytes: int
-) -> bytes:
-    from driftaudit.audit.pipeline import to_device_config
+def config_and_event(
+    outcome: FetchOutcome,
+    *,
+    audit_id: str,
+    device: Device,
+    requested_at: datetime,
+    registry: MaskingRegistry,
+    intended: IntendedConfigSource,
+    rules: ComplianceRulesSource | None,
+    max_message_bytes: int,
+) -> tuple[bytes, bytes]:
+    """The encoded ``device-configs`` message of one fetch outcome and the encoded drift event of it.
+
+    The drift event is analyzed from the redacted config exactly as a
+    ``device-configs`` message carries it, so it is the event any consumer of
+    that message would compute; a config over ``max_message_bytes`` is an
+    ``error`` result on both (the oversize rule of :func:`to_device_config`).
+    The config is encoded once: its size is the size of those bytes.
+    """
+    from driftaudit.audit.pipeline import analyze_config, to_device_config, too_large
     from driftaudit.streams.codec import encode
 
     config = to_device_config(
+        outcome, audit_id=audit_id, device=device, requested_at=requested_at, registry=registry
+    )
+    value = encode(config)
+    if len(value) > max_message_bytes:
+        config = too_large(config, len(value), max_message_bytes)
+        value = encode(config)
+    if rules is not None and rules.due():
+        rules.refresh()  # a stat (and a read when the file changed)
+    event = analyze_config(config, intended=intended, registry=registry, rules=rules)
+    return value, encode(event)
+
+
+def _config_and_event(
+    outcome: FetchOutcome, audit_id: str, device: Device, requested_at: datetime, max_message_bytes: int
+) -> tuple[bytes, bytes]:
+    return config_and_event(
         outcome,
         audit_id=audit_id,
         device=device,
         requested_at=requested_at,
         registry=_child["registry"],
+        intended=_child["intended"],
+        rules=_child["rules"],
         max_message_bytes=max_message_bytes,
     )
-    return encode(config)
-
-
-def _drift_event(payload: bytes, max_bytes: int) -> tuple[str | None, str, bytes]:
-    """(None, device_id, event bytes), or (the InputError text, "", b"") for a bad payload."""
-    from driftaudit.audit.pipeline import analyze_config
-    from driftaudit.streams.codec import decode, encode
-
-    try:
-        config = decode(DeviceConfig, payload, max_bytes=max_bytes)
-    except InputError as exc:
-        return str(exc), "", b""
-    rules = _child["rules"]
-    if rules is not None and rules.due():
-        rules.refresh()
-    event = analyze_config(config, intended=_child["intended"], registry=_child["registry"], rules=rules)
-    return None, event.device_id, encode(event)
-
-
-#: the analyze step goes before the redaction of newly fetched configs: it is the one a drift event waits for
-ANALYZE_FIRST = 0
-REDACT_NEXT = 1
-
-
-class PriorityGate:
-    """At most ``slots`` holders at once; a freed slot goes to the waiter with the lowest priority number.
-
-    The children's queue is FIFO: without a gate, the first config to analyze
-    waited behind every redaction submitted before it (a batch of fetches
-    finishing together), which delayed the first drift event of an audit.
-    """
-
-    def __init__(self, slots: int) -> None:
-        self._free = max(1, slots)
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    async def acquire(self, priority: int) -> None:
-        """Wait for a slot (a cancelled waiter gives back a slot it was just handed)."""
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._order), future))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self.release()
-            raise
-
-    def release(self) -> None:
-        """Hand the slot to the most urgent waiter, or free it."""
-        while self._waiters:
-            _, _, future = heapq.heappop(self._waiters)
-            if not future.done():
-                future.set_result(None)
-                return
-        self._free += 1
 
 
 class AnalysisPool:
-    """Child processes that redact fetched configs and analyze device configs.
+    """Child processes that redact and analyze fetched configs.
 
     Args:
         settings: the worker's settings (each child builds its adapters from them).
@@ -168,7 +143,7 @@ class AnalysisPool:
         self._processes = max(1, processes)
         self._executor: ProcessPoolExecutor | None = None
         # one step running and one queued per child: the children never wait, the queue stays ours
-        self._gate = PriorityGate(2 * self._processes)
+        self._gate = asyncio.Semaphore(2 * self._processes)
         self.fallbacks = 0
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -192,12 +167,9 @@ class AnalysisPool:
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
-    async def _run(self, priority: int, fallback: Any, function: Any, *args: Any) -> Any:
-        await self._gate.acquire(priority)
-        try:
+    async def _run(self, fallback: Any, function: Any, *args: Any) -> Any:
+        async with self._gate:
             return await self._submit(fallback, function, *args)
-        finally:
-            self._gate.release()
 
     async def _submit(self, fallback: Any, function: Any, *args: Any) -> Any:
         executor = self._executor
@@ -214,40 +186,18 @@ class AnalysisPool:
                     executor.shutdown(wait=False, cancel_futures=True)
             return await asyncio.to_thread(fallback)
 
-    async def device_config(
-        self, outcome: FetchOutcome, *, audit_id: str, device: Device, requested_at: datetime, registry: Any
-    ) -> bytes:
-        """The encoded ``device-configs`` message of one fetch outcome, secrets redacted."""
-        from driftaudit.audit.pipeline import to_device_config
-        from driftaudit.streams.codec import encode
-
+    async def config_and_event(
+        self,
+        outcome: FetchOutcome,
+        *,
+        audit_id: str,
+        device: Device,
+        requested_at: datetime,
+        here: Callable[[], tuple[bytes, bytes]],
+    ) -> tuple[bytes, bytes]:
+        """:func:`config_and_event` of one fetch outcome in a child (``here`` runs it in a thread instead)."""
         limit = self._settings.max_message_bytes
-
-        def here() -> bytes:
-            config = to_device_config(
-                outcome,
-                audit_id=audit_id,
-                device=device,
-                requested_at=requested_at,
-                registry=registry,
-                max_message_bytes=limit,
-            )
-            return encode(config)
-
-        result: bytes = await self._run(
-            REDACT_NEXT, here, _device_config, outcome, audit_id, device, requested_at, limit
+        result: tuple[bytes, bytes] = await self._run(
+            here, _config_and_event, outcome, audit_id, device, requested_at, limit
         )
         return result
-
-    async def drift_event(self, payload: bytes, here: Any) -> tuple[str, bytes]:
-        """(device_id, the encoded drift event) of one ``device-configs`` payload.
-
-        Raises:
-            InputError: the payload is not a valid device config.
-        """
-        error, device_id, value = await self._run(
-            ANALYZE_FIRST, here, _drift_event, payload, self._settings.max_message_bytes
-        )
-        if error is not None:
-            raise InputError(error)
-        return str(device_id), bytes(value)

@@ -4,8 +4,8 @@
 stage      reads               emits (confirmed before the input is acked)   in flight
 =========  ==================  ============================================  =========
 split      audit-requests      audit-progress (opened), device-fetch; run     4
-fetch      device-fetch        device-configs                                 2 x batch
-analyze    device-configs      drift-events                                   64
+fetch      device-fetch        device-configs and drift-events (analyzed      2 x batch
+                               in the analysis processes)
 record     drift-events        history (buffered, stored before the ack)      2 x batch
 report     drift-events        score-input, audit-progress (batched)          2000
 track      audit-progress      audit-status                                   10000
@@ -75,12 +75,6 @@ def stage_specs(handlers: StageHandlers) -> list[StageSpec]:
             guarded("fetch", names.device_fetch, handlers.fetch),
             max(2, settings.batch_size * 2),
             revoke_grace_s=fetch_grace,
-        ),
-        StageSpec(
-            "analyze",
-            names.device_configs,
-            guarded("analyze", names.device_configs, handlers.analyze),
-            64,
         ),
         StageSpec("record", names.drift_events, handlers.record, max(2, settings.history_batch_size * 2)),
         # many in flight: a report waits for its batch (a few ms) before it is acked

@@ -16,7 +16,8 @@ exception out, and then the runner keeps the input unacknowledged and retries.
 CPU-bound steps (redaction, normalize/mask/diff) run in the worker's
 analysis processes (:class:`~driftaudit.streams.analysis_pool.AnalysisPool`,
 one per core) or, without them, in worker threads, so one large config never
-stalls the other devices' reads.
+stalls the other devices' reads. The fetch stage analyzes what it fetched:
+there is no separate analyze stage reading ``device-configs`` back.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from driftaudit.audit.fleet import fetch_within
-from driftaudit.audit.pipeline import analyze_config, resolve_audit, to_device_config, too_large
+from driftaudit.audit.pipeline import resolve_audit, too_large
 from driftaudit.domain.errors import DriftAuditError, InputError, InventoryError
 from driftaudit.domain.models import (
     AuditRequest,
@@ -42,7 +43,7 @@ from driftaudit.domain.models import (
     DriftEvent,
     FetchOutcome,
 )
-from driftaudit.streams.analysis_pool import AnalysisPool
+from driftaudit.streams.analysis_pool import AnalysisPool, config_and_event
 from driftaudit.streams.batching import KeyedBatcher
 from driftaudit.streams.codec import decode, encode
 from driftaudit.streams.completion import AuditProgress, AuditTracker
@@ -275,7 +276,15 @@ class StageHandlers:
         )
 
     async def fetch(self, key: bytes | None, payload: bytes | None) -> None:
-        """Fetch task -> device config (secrets redacted) or failure."""
+        """Fetch task -> device config (secrets redacted) or failure, and its drift event.
+
+        The config is analyzed where it was fetched (normalize, mask, diff in
+        the analysis processes), and both messages go out together: a
+        separate analyze stage reading ``device-configs`` back cost every
+        device one more consume of its whole config, one more trip to a child
+        process and one more in-flight task, for the same event. The task is
+        acknowledged once both are confirmed.
+        """
         task = self._decode(DeviceFetchTask, payload)
         async with self.fetch_slots:
             self.in_flight += 1
@@ -284,68 +293,49 @@ class StageHandlers:
                 outcome = await self.fetch_outcome(task.device)
             finally:
                 self.in_flight -= 1
-        limit = self.settings.max_message_bytes
         key = task.device.device_id.encode()
-        if self.pool is not None:
-            value = await self.pool.device_config(
+
+        def here() -> tuple[bytes, bytes]:
+            rules = self.deps.rules
+            return config_and_event(
                 outcome,
                 audit_id=task.audit_id,
                 device=task.device,
                 requested_at=task.requested_at,
                 registry=self.deps.registry,
+                intended=self.deps.intended,
+                rules=rules,
+                max_message_bytes=self.settings.max_message_bytes,
+            )
+
+        if self.pool is not None:
+            config, event = await self.pool.config_and_event(
+                outcome, audit_id=task.audit_id, device=task.device, requested_at=task.requested_at, here=here
             )
         else:
-            config = await asyncio.to_thread(
-                to_device_config,
-                outcome,
-                audit_id=task.audit_id,
-                device=task.device,
-                requested_at=task.requested_at,
-                registry=self.deps.registry,
-                max_message_bytes=limit,
-            )
-            value = encode(config)
+            config, event = await asyncio.to_thread(here)
+        sent = await asyncio.gather(
+            self._send_config(key, config), self._send_event_bytes(key, event), return_exceptions=True
+        )
+        for result in sent:  # both waited for: nothing is acknowledged while a send is in doubt
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _send_config(self, key: bytes, value: bytes) -> None:
         try:
             await self.outbox.send(self.names.device_configs, key, value)
         except MessageTooLargeError:  # the topic's own limit is below max_message_bytes
+            limit = self.settings.max_message_bytes
             config = DeviceConfig.model_validate_json(value)
             await self.outbox.send(
                 self.names.device_configs, key, encode(too_large(config, len(value), limit))
             )
 
-    # -- analyze --------------------------------------------------------------
-
-    async def analyze(self, key: bytes | None, payload: bytes | None) -> None:
-        """Device config -> drift event (normalize, mask, diff: the shared use case, in a thread)."""
-        if self.pool is not None:
-            device_id, value = await self.pool.drift_event(
-                payload or b"", lambda: self._analyze_here(payload)
-            )
-            try:
-                await self.outbox.send(self.names.drift_events, device_id.encode(), value)
-            except MessageTooLargeError:
-                await self.send_event(DriftEvent.model_validate_json(value))
-            return
-        config = self._decode(DeviceConfig, payload)
-        rules = self.deps.rules
-        if rules is not None and rules.due():
-            await asyncio.to_thread(rules.refresh)  # a stat (and a read when changed): off the loop
-        event = await asyncio.to_thread(
-            analyze_config, config, intended=self.deps.intended, registry=self.deps.registry, rules=rules
-        )
-        await self.send_event(event)
-
-    def _analyze_here(self, payload: bytes | None) -> tuple[str | None, str, bytes]:
-        """The pool's step in a thread of this process (while a dead child is replaced)."""
+    async def _send_event_bytes(self, key: bytes, value: bytes) -> None:
         try:
-            config = self._decode(DeviceConfig, payload)
-        except InputError as exc:
-            return str(exc), "", b""
-        rules = self.deps.rules
-        if rules is not None and rules.due():
-            rules.refresh()
-        event = analyze_config(config, intended=self.deps.intended, registry=self.deps.registry, rules=rules)
-        return None, event.device_id, encode(event)
+            await self.outbox.send(self.names.drift_events, key, value)
+        except MessageTooLargeError:
+            await self.send_event(DriftEvent.model_validate_json(value))
 
     async def send_event(self, event: DriftEvent) -> None:
         """Send a drift event, cut to fit (never dropped) when it is too large for the topic."""
