@@ -158,3 +158,15 @@ class Settings(BaseSettings):
     worker_web_bind: str = Field(
         default="127.0.0.1", description="loopback unless DRIFTAUDIT_API_TOKEN protects the views"
     )
+    # Stream throughput (issue 11): how much the worker's Kafka clients gather per request.
+    # Every fetch and produce request is encoded and decoded in Python (aiokafka) and handled by
+    # the broker: asking for one record at a time made both busy with requests, not with records.
+    broker_fetch_min_bytes: int = Field(
+        default=65536, ge=1, description="a stage's fetch waits for this many bytes (or the wait below)"
+    )
+    broker_fetch_max_wait_ms: int = Field(
+        default=25, ge=0, description="the longest a fetch waits for fetch_min_bytes: the added hop latency"
+    )
+    producer_linger_ms: int = Field(
+        default=5, ge=0, description="how long a produced record waits for others of its partition"
+    )

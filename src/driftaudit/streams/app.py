@@ -112,7 +112,9 @@ def create_app(
         deps.history, batch_size=settings.history_batch_size, flush_s=settings.history_flush_s
     )
     producer = ConfirmedProducer(
-        bootstrap_of(settings), max_request_size=max(settings.max_message_bytes * 2, 1_048_576)
+        bootstrap_of(settings),
+        max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
+        linger_ms=settings.producer_linger_ms,
     )
     # analysis in child processes only where the children can build what the worker has
     processes = settings.analysis_processes

@@ -78,10 +78,14 @@ class ConfirmedProducer:
         bootstrap: ``host:port`` of the broker.
         max_request_size: the producer's own limit on one request.
         max_backoff_s: the longest pause between two attempts of one send.
+        linger_ms: how long a record waits for others of its partition (fewer, larger requests).
     """
 
-    def __init__(self, bootstrap: str, *, max_request_size: int, max_backoff_s: float = 5.0) -> None:
+    def __init__(
+        self, bootstrap: str, *, max_request_size: int, max_backoff_s: float = 5.0, linger_ms: int = 2
+    ) -> None:
         self._bootstrap = bootstrap
+        self._linger_ms = linger_ms
         self._max_request_size = max_request_size
         self._max_backoff_s = max_backoff_s
         self._producer: AIOKafkaProducer | None = None
@@ -102,7 +106,7 @@ class ConfirmedProducer:
             # config (tens of KB) made every config send one broker round trip. A batch the
             # topic refuses as a whole is sent again record by record through the solo producer.
             max_batch_size=16 if solo else min(self._max_request_size, 1_000_000),
-            linger_ms=0 if solo else 2,
+            linger_ms=0 if solo else self._linger_ms,
             request_timeout_ms=15000,
         )
 

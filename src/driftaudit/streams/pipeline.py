@@ -111,6 +111,8 @@ class PipelineService(Service):
                 session_timeout_s=settings.broker_session_timeout_s,
                 rebalance_timeout_s=rebalance,
                 max_fetch_bytes=max(settings.max_message_bytes * 4, 4_194_304),
+                fetch_min_bytes=settings.broker_fetch_min_bytes,
+                fetch_max_wait_ms=settings.broker_fetch_max_wait_ms,
             )
             for spec in stage_specs(handlers)
         }

@@ -86,6 +86,8 @@ class StageRunner:
         session_timeout_s: the group session timeout.
         rebalance_timeout_s: how long the group waits for members to rejoin.
         max_fetch_bytes: the most bytes one fetch returns (at least one message's worth).
+        fetch_min_bytes: a fetch returns once this many bytes are there...
+        fetch_max_wait_ms: ...or after this long.
         commit_interval_s: how often done offsets are committed.
     """
 
@@ -98,6 +100,8 @@ class StageRunner:
         session_timeout_s: float,
         rebalance_timeout_s: float,
         max_fetch_bytes: int,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 100,
         commit_interval_s: float = 1.0,
     ) -> None:
         self.spec = spec
@@ -107,6 +111,8 @@ class StageRunner:
         self._rebalance_ms = int(rebalance_timeout_s * 1000)
         self._grace_s = min(spec.revoke_grace_s, rebalance_timeout_s / 2)
         self._max_fetch_bytes = max_fetch_bytes
+        self._fetch_min_bytes = fetch_min_bytes
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._commit_interval_s = commit_interval_s
         self._consumer: AIOKafkaConsumer | None = None
         self._progress: dict[TopicPartition, PartitionProgress] = {}
@@ -136,7 +142,8 @@ class StageRunner:
                 max_poll_interval_ms=max(self._rebalance_ms, 60000),
                 fetch_max_bytes=self._max_fetch_bytes,
                 max_partition_fetch_bytes=self._max_fetch_bytes,
-                fetch_max_wait_ms=100,
+                fetch_min_bytes=self._fetch_min_bytes,
+                fetch_max_wait_ms=self._fetch_max_wait_ms,
             )
             try:
                 await consumer.start()
