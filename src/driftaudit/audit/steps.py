@@ -24,6 +24,7 @@ from driftaudit.domain.models import (
     Device,
     DeviceStatus,
     DriftEvent,
+    DriftReport,
     FetchFailure,
     FetchOutcome,
 )
@@ -121,8 +122,8 @@ def analyze_outcome(
     if intended is None or rules is not None:
         return _with_features(common, redacted_text, intended, patterns, device, rules, started)
     report = calculate_diff(redacted_text, intended, patterns, platform=device.platform)
-    if not report.compliant:
-        return _with_features(common, redacted_text, intended, patterns, device, None, started)
+    if not report.compliant:  # the remediation, from the comparison already made
+        return _with_features(common, redacted_text, intended, patterns, device, None, started, report)
     return DriftEvent(
         **common,
         status=DeviceStatus.COMPLIANT if report.compliant else DeviceStatus.DRIFTED,
@@ -143,13 +144,14 @@ def _with_features(
     device: Device,
     rules: CompiledRules | None,
     started: float,
+    report: DriftReport | None = None,
 ) -> DriftEvent:
-    """The event of a device judged with its features and remediation (see ``domain.compliance``)."""
-    report = (
-        calculate_diff(redacted_text, intended, patterns, platform=device.platform)
-        if intended is not None
-        else None
-    )
+    """The event of a device judged with its features and remediation (see ``domain.compliance``).
+
+    ``report`` is the comparison with ``intended`` when the caller made it already.
+    """
+    if report is None and intended is not None:
+        report = calculate_diff(redacted_text, intended, patterns, platform=device.platform)
     verdict = assess(
         report=report,
         redacted_actual=redacted_text,

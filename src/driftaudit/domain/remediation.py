@@ -252,8 +252,15 @@ def _pair(
     rules: SectionRules,
     out: list[RemediationStep],
 ) -> None:
-    """Two lines with the same text under the same parent: fix what is nested under them."""
+    """Two lines with the same text under the same parent: fix what is nested under them.
+
+    Most sections of a drifted config are untouched: an identical subtree
+    needs no step, and one text comparison per line says so without the
+    grouping, pairing and sequencing of its levels.
+    """
     if not mine.children and not wanted.children:
+        return
+    if _same(mine, wanted):
         return
     rule = rules.ordered_head(mine.text)
     below = (*path, mine.text)
