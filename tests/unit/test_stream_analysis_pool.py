@@ -63,7 +63,11 @@ def _in_thread(settings: Settings, *, max_message_bytes: int = 10**6) -> tuple[b
 
 async def _from_child(pool: AnalysisPool, here: object) -> tuple[bytes, bytes]:
     return await pool.config_and_event(
-        _outcome(), audit_id="a1", device=DEVICE, requested_at=NOW, here=here  # type: ignore[arg-type]
+        _outcome(),
+        audit_id="a1",
+        device=DEVICE,
+        requested_at=NOW,
+        here=here,  # type: ignore[arg-type]
     )
 
 
