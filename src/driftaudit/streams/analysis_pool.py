@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from driftaudit.domain.masking import MaskingRegistry
-from driftaudit.domain.models import Device, FetchOutcome
+from driftaudit.domain.models import ConfigResult, Device, FetchOutcome
 from driftaudit.domain.ports import ComplianceRulesSource, IntendedConfigSource
 from driftaudit.settings import Settings
 
@@ -195,8 +195,14 @@ class AnalysisPool:
         requested_at: datetime,
         here: Callable[[], tuple[bytes, bytes]],
     ) -> tuple[bytes, bytes]:
-        """:func:`config_and_event` of one fetch outcome in a child (``here`` runs it in a thread instead)."""
+        """:func:`config_and_event` of one fetch outcome in a child (``here`` runs it in a thread instead).
+
+        Only the cleaned text goes to the child: the raw output (the whole
+        session, twice the bytes to pickle) never leaves this process.
+        """
         limit = self._settings.max_message_bytes
+        if isinstance(outcome, ConfigResult):
+            outcome = outcome.model_copy(update={"raw_text": ""})
         result: tuple[bytes, bytes] = await self._run(
             here, _config_and_event, outcome, audit_id, device, requested_at, limit
         )
