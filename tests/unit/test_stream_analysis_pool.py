@@ -95,7 +95,8 @@ def test_a_config_over_the_message_limit_is_an_error_on_both_messages(settings: 
     config = DeviceConfig.model_validate_json(value)
     event = DriftEvent.model_validate_json(event_bytes)
     assert config.redacted_text is None
-    assert config.failure is not None and config.failure.error_type == "ConfigTooLargeError"
+    assert config.failure is not None
+    assert config.failure.error_type == "ConfigTooLargeError"
     assert event.status.value == "error"
     assert "exceeds max_message_bytes=300" in (event.reason or "")
 

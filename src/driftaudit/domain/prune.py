@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from itertools import accumulate
 from operator import itemgetter
 
@@ -213,8 +214,18 @@ def _splitter(leaders: str) -> re.Pattern[str]:
     return splitter
 
 
-def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tuple[str, str]:
-    """Both texts without the unordered top-level blocks they share (the rest in document order)."""
+def prune_shared_blocks(
+    actual: str,
+    intended: str,
+    rules: SectionRules,
+    pinned: Callable[[str], object] | None = None,
+) -> tuple[str, str]:
+    """Both texts without the unordered top-level blocks they share (the rest in document order).
+
+    A head for which ``pinned`` is truthy is always kept: a caller whose walk
+    looks across the blocks of a level (remediation counts a leaf's key over
+    the whole level) keeps the heads it looks at.
+    """
     leaders = rules.comment_leaders
     blocks_actual, blocks_intended = _chunks(actual, leaders), _chunks(intended, leaders)
     # a block both texts hold alike, with its head once on each side: the (head, body) pair occurs
@@ -232,6 +243,7 @@ def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tupl
         and heads_actual[head] == 1
         and heads_intended[head] == 1
         and rules.group_key(head) is None
+        and not (pinned is not None and pinned(head))
     }
     if not shared:
         return actual, intended

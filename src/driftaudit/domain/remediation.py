@@ -38,9 +38,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from driftaudit.domain.features import parsed_indented
 from driftaudit.domain.masking import TOKEN_PATTERN, CompiledPatterns, redact_secrets
 from driftaudit.domain.models import Platform
+from driftaudit.domain.prune import prune_shared_blocks
 from driftaudit.domain.sections import (
     ConfigShape,
     SectionNode,
@@ -130,9 +130,13 @@ def remediate(masked_running: str, masked_intended: str, platform: Platform | No
         return Remediation("junos", tuple(_junos(running, intended, rules)))
     out: list[RemediationStep] = []
     leaders = rules.comment_leaders
-    _children(
-        parsed_indented(masked_running, leaders), parsed_indented(masked_intended, leaders), (), rules, out
+    # an unordered top-level block both hold alike needs no step: parsing and walking it was most of
+    # the cost of a drifted config. The blocks pruned are those the comparison prunes, but for a leaf
+    # whose new value overwrites the old: its key is counted over the whole level (_overwrites)
+    kept_running, kept_intended = prune_shared_blocks(
+        masked_running, masked_intended, rules, pinned=idempotent_key
     )
+    _children(parse_indented(kept_running, leaders), parse_indented(kept_intended, leaders), (), rules, out)
     return Remediation("ios", tuple(out))
 
 
