@@ -58,6 +58,16 @@ class KeyedBatcher(Generic[T]):
             MessageTooLargeError: the item alone is too large for the topic.
             PermanentSendError: the broker refused its message for another lasting reason.
         """
+        await self.put(key, item)
+
+    def put(self, key: bytes, item: T) -> asyncio.Future[None]:
+        """Queue ``item`` under ``key``; the future is done once the message carrying it is confirmed.
+
+        Each item has a future of its own: a contributor that is cancelled
+        while awaiting it cancels only that future, never the send the others
+        wait for. A caller with two items to confirm awaits both futures, with
+        no task per item.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         future.add_done_callback(_retrieved)  # a contributor that went away leaves no unretrieved error
@@ -67,8 +77,7 @@ class KeyedBatcher(Generic[T]):
             self._flush(key)
         elif key not in self._timers:
             self._timers[key] = loop.call_later(self._linger_s, self._flush, key)
-        # shielded: a cancelled contributor (a revoke) never cancels the send the others wait for
-        await asyncio.shield(future)
+        return future
 
     def _flush(self, key: bytes) -> None:
         timer = self._timers.pop(key, None)

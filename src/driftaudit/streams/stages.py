@@ -383,10 +383,14 @@ class StageHandlers:
         except InputError:
             return
         observation = ScoreObservation.of(event)
-        await asyncio.gather(
-            self.scores.add(observation.routing_key(), observation),
-            self.reports.add(event.audit_id.encode(), (event.device_id, event.status)),
-        )
+        scored = self.scores.put(observation.routing_key(), observation)
+        reported = self.reports.put(event.audit_id.encode(), (event.device_id, event.status))
+        try:
+            await reported  # both are on their way: awaiting one after the other costs no task
+            await scored
+        finally:
+            scored.cancel()  # a no-op once done; a failed or cancelled wait leaves no send in doubt
+            reported.cancel()
 
     async def _send_scores(self, key: bytes, observations: list[ScoreObservation]) -> None:
         batch = ScoreBatch(tenant=observations[0].tenant, observations=tuple(observations))
