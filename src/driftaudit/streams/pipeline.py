@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 
 from mode import Service
@@ -53,6 +54,23 @@ def bootstrap_of(settings: Settings) -> str:
     if not settings.kafka_broker:
         raise ValueError("no broker configured (DRIFTAUDIT_KAFKA_BROKER)")
     return settings.kafka_broker.removeprefix("kafka://")
+
+
+def freeze_startup_heap() -> None:
+    """Keep what the worker built at start (modules, compiled patterns, clients) out of the collector's walks.
+
+    A worker holds a large, long-lived heap and allocates a coroutine, a task
+    and a few models per message, so the collector runs often, and every
+    full collection walked the whole start-up heap again. Measured in the
+    pipeline benchmark (gc callbacks in the worker): 12 % of the worker's CPU
+    went to collections; frozen, with a young generation of 20,000 objects
+    rather than 700 (a few MB held at most), 5 %, most of it at start-up.
+    What is frozen is never freed, which is what a worker's start-up objects
+    are. (The analysis processes spend about 1 % in the collector: left as is.)
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def stage_specs(handlers: StageHandlers) -> list[StageSpec]:
@@ -128,6 +146,7 @@ class PipelineService(Service):
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))
         # ready means joined: the first assignment comes after the group's initial rebalance delay
         await asyncio.gather(*(runner.wait_assigned(30.0) for runner in self.runners.values()))
+        freeze_startup_heap()
         logger.info("pipeline stages started: %s", ", ".join(self.runners))
 
     async def on_stop(self) -> None:
