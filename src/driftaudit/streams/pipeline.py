@@ -135,6 +135,8 @@ class PipelineService(Service):
             for spec in stage_specs(handlers)
         }
         self._deadlines: asyncio.Task[None] | None = None
+        #: set by a worker process that owns its interpreter (never in a test's process)
+        self.freeze_heap = False
 
     async def on_start(self) -> None:
         """Connect the producer, then join every stage's group."""
@@ -146,7 +148,8 @@ class PipelineService(Service):
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))
         # ready means joined: the first assignment comes after the group's initial rebalance delay
         await asyncio.gather(*(runner.wait_assigned(30.0) for runner in self.runners.values()))
-        freeze_startup_heap()
+        if self.freeze_heap:
+            freeze_startup_heap()
         logger.info("pipeline stages started: %s", ", ".join(self.runners))
 
     async def on_stop(self) -> None:

@@ -120,6 +120,7 @@ def run_worker(stream_app: StreamApp, *, loglevel: str = "warning") -> None:
     the app's services bind the event loop current when they are built).
     """
     closer = _Closer(stream_app.handlers.deps)
+    stream_app.pipeline.freeze_heap = True  # this process is the worker's: its start-up heap can be frozen
     # mode stops services in reverse order: the pipeline first (its in-flight fetches still
     # have their client), then the adapters, then the Faust app
     worker = _Worker(stream_app.app, closer, stream_app.pipeline, loglevel=loglevel, redirect_stdouts=False)
