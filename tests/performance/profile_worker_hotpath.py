@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import hashlib
 import json
+import re
 import sys
 import tempfile
 import time
@@ -320,12 +322,130 @@ def bench_history(replies: list[tuple[Device, bytes]], dump: list[bytes]) -> Non
         history.close()
 
 
+def bench_stages(replies: list[tuple[Device, bytes]], dump: list[bytes]) -> None:
+    """The worker's stages without a broker: the real REST simulator (a child process), the real adapters.
+
+    ``fetch``, ``analyze`` (in an analysis pool of two children, as the worker
+    runs it), ``record`` (chDB in a temporary directory) and ``report`` of
+    :class:`~driftaudit.streams.stages.StageHandlers`, their sends recorded
+    in memory: the worker process's CPU per device for everything but the
+    Kafka client. Set ``DRIFTAUDIT_PROFILE_OUT`` to a path to write a cProfile
+    of the second round there.
+    """
+    import os
+
+    from driftaudit.bootstrap import build_stream_deps
+    from driftaudit.settings import Settings
+    from driftaudit.streams.analysis_pool import AnalysisPool
+    from driftaudit.streams.app import create_app
+    from driftaudit.streams.codec import encode
+    from driftaudit.streams.outbox import RecordingOutbox
+    from driftaudit.streams.topics import TopicNames
+    from tests.performance.sim_process import simulated_fleet_files_process
+
+    n = len(replies)
+    names = TopicNames("bench.")
+    with tempfile.TemporaryDirectory() as tmp:
+        with simulated_fleet_files_process(
+            Path(tmp) / "fleet",
+            n=n,
+            drifted=n // 10,
+            unreachable=n // 50,
+            latency_s=0.02,
+            rest_only=True,
+            platforms=list(PLATFORMS),
+        ) as remote:
+            env = dict(remote.env)
+            env.update(
+                {
+                    "DRIFTAUDIT_KAFKA_BROKER": "127.0.0.1:1",
+                    "DRIFTAUDIT_TOPIC_PREFIX": "bench.",
+                    "DRIFTAUDIT_CLICKHOUSE_DSN": f"chdb://{Path(tmp) / 'history'}",
+                    "DRIFTAUDIT_MASKING_KEY": "bench-key",
+                    "DRIFTAUDIT_BATCH_SIZE": "50",
+                    "DRIFTAUDIT_HISTORY_FLUSH_S": "0.2",
+                }
+            )
+            os.environ.update(env)
+            settings = Settings()
+            deps = build_stream_deps(settings)
+            deps = dataclasses.replace(deps, clock=lambda: NOW)
+
+            async def run() -> None:
+                outbox = RecordingOutbox()
+                stream_app = create_app(deps, outbox=outbox, web_enabled=False)
+                handlers = stream_app.handlers
+                pool = handlers.pool = AnalysisPool(settings, 2)
+                await pool.start()
+                await stream_app.recorder.start()
+                rounds = 4
+                tasks = [
+                    encode(DeviceFetchTask(audit_id=f"audit-{round_}", device=device, requested_at=NOW))
+                    for round_ in range(rounds)
+                    for device in remote.devices
+                ]
+                timings: list[float] = []
+
+                async def one(device: Device, task: bytes) -> None:
+                    key = device.device_id.encode()
+                    before = len(outbox.sent)
+                    await handlers.fetch(None, task)
+                    config = next(
+                        v for t, k, v in outbox.sent[before:] if t == names.device_configs and k == key
+                    )
+                    before = len(outbox.sent)
+                    await handlers.analyze(key, config)
+                    event = next(
+                        v for t, k, v in outbox.sent[before:] if t == names.drift_events and k == key
+                    )
+                    await asyncio.gather(handlers.record(key, event), handlers.report(key, event))
+
+                for round_ in range(rounds):
+                    batch = tasks[round_ * n : (round_ + 1) * n]
+                    gc.collect()
+                    profiler = None
+                    if round_ == 1 and os.environ.get("DRIFTAUDIT_PROFILE_OUT"):
+                        import cProfile
+
+                        profiler = cProfile.Profile()
+                        profiler.enable()
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    await asyncio.gather(*(one(d, t) for d, t in zip(remote.devices, batch, strict=True)))
+                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                    if profiler is not None:
+                        profiler.disable()
+                        profiler.dump_stats(os.environ["DRIFTAUDIT_PROFILE_OUT"])
+                    timings.append(cpu / n * 1e6)
+                    print(f"    round {round_ + 1}: {timings[-1]:.1f} µs/device, {n / wall:.0f} devices/s")
+                label = "stages, worker process CPU (best round)"
+                print(f"  {label:<46} {min(timings):8.1f} µs/device")
+                await pool.stop()
+                await stream_app.recorder.stop()
+                await deps.aclose()
+                # what must not change: every event but its measured durations and the children's clock
+                events = sorted(
+                    (DriftEvent.model_validate_json(v) for t, _, v in outbox.sent if t == names.drift_events),
+                    key=lambda e: (e.audit_id, e.device_id),
+                )
+                dump.extend(
+                    re.sub(
+                        rb"127\.0\.0\.1:\d+",
+                        b"<simulator>",
+                        encode(e.model_copy(update={"fetch_ms": 0.0, "analyze_ms": 0.0, "observed_at": NOW})),
+                    )
+                    for e in events
+                )
+
+            asyncio.run(run())
+
+
 SECTIONS = {
     "rest": bench_rest,
     "normalize": bench_normalize,
     "codec": bench_codec,
     "score": bench_score,
     "history": bench_history,
+    "stages": bench_stages,
 }
 
 
