@@ -12,13 +12,22 @@ so the domain stays deterministic and testable.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -118,11 +127,32 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: The form every timestamp this code writes has (pydantic's UTC output): whole seconds or six digits.
+_CANONICAL_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z")
+
+
+def _utc_datetime(value: object, handler: ValidatorFunctionWrapHandler) -> datetime:
+    """:func:`_rfc3339_only`, pydantic's datetime validation, then :func:`_to_utc`, in one Python call.
+
+    A timestamp in the canonical UTC form (what every worker writes, so nearly
+    every one on the wire) is read by ``datetime.fromisoformat``, whose result
+    for that form is what the three steps give (UTC, same microseconds); any
+    other value, or one ``fromisoformat`` refuses (Feb 30, a leap second),
+    takes the three steps, so every refusal keeps its error. A UTC datetime is
+    kept as it is. Two Python validators cost a decode about 3 µs per timestamp.
+    """
+    if type(value) is str and value.isascii() and _CANONICAL_UTC.fullmatch(value):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(value)
+    elif type(value) is datetime and value.tzinfo is UTC:
+        return value
+    return _to_utc(handler(_rfc3339_only(value)))
+
+
 #: Every timestamp of every wire contract: timezone-aware, RFC 3339 on the wire, normalized to UTC.
 UtcDatetime = Annotated[
     datetime,
-    BeforeValidator(_rfc3339_only),
-    AfterValidator(_to_utc),
+    WrapValidator(_utc_datetime),
     Field(
         json_schema_extra={"format": "date-time"},
         description=(

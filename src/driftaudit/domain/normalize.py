@@ -107,7 +107,13 @@ class ConfigNormalizer:
         Either way prompts are dropped only at the start and the end of the
         output, so a config line that looks like a prompt (in a banner) stays.
         """
-        lines = _render_terminal(_ANSI.sub("", output))
+        if command is None and prompt is None:
+            kept = _plain_kept_span(output)
+            if kept is not None:  # nothing for the terminal render to do: only the edges are trimmed
+                if kept.isascii() and kept.endswith("\n"):
+                    return _without_line_end_blanks(kept)  # normal already: see the helper
+                return self.normalize_text(kept)
+        lines = _render_terminal(_ANSI.sub("", output) if "\x1b" in output else output)
         prompt_re = re.compile(re.escape(prompt)) if isinstance(prompt, str) else prompt
         if command:
             lines = _after_echo(lines, command.strip(), prompt_re)
@@ -200,7 +206,7 @@ def _decode(device_id: str, body: str | bytes) -> str:
 def _render_terminal(text: str) -> list[str]:
     """Lines as a terminal would show them: backspace and carriage return overwrite in place."""
     # the substring tests are necessary conditions of the patterns: a config without them skips the scan
-    if "--" in text:
+    if _may_hold_pager(text):
         text = _PAGER.sub("", text)
     if "\r" in text:
         text = re.sub(r"\r+\n", "\n", text)
@@ -228,6 +234,85 @@ def _render_terminal(text: str) -> list[str]:
         raw = _CONTROL.sub("", raw).rstrip()
         lines.append(raw)
     return lines
+
+
+#: What every match of ``_PAGER`` holds: its last two dashes, an optional blank and ``(``, then
+#: "more" (in any case). A C-level literal search for "--" comes first, the pattern only after it.
+_PAGER_HINT = re.compile(r"--[ \t]?\(?more", re.IGNORECASE)
+#: Every character the terminal render acts on: the ANSI escape, backspace, carriage return and
+#: ``_CONTROL``'s (every C0 control but tab and line feed, and DEL).
+_RENDERED = "".join(chr(code) for code in (*range(0x09), *range(0x0B, 0x20), 0x7F))
+
+
+def _may_hold_pager(text: str) -> bool:
+    """False only when ``_PAGER`` cannot match ``text`` (a necessary condition, exact)."""
+    return "--" in text and _PAGER_HINT.search(text) is not None
+
+
+def _plain_kept_span(text: str) -> str | None:
+    """The lines ``clean_cli`` keeps of ``text`` (without prompt or command), when nothing is rendered.
+
+    Text with no control character (tab and line feed aside: no ANSI escape, no
+    backspace or carriage return) and no pager prompt comes out of the terminal
+    render as its lines right-stripped (what ``normalize_text`` does again), so
+    only the edge trim remains: it reads the first and the last lines, never the
+    middle. Returns that span of ``text`` (normalize_text gives the result), or
+    None for text that takes the line-by-line path. Every check is a C-level
+    search (one ``memchr`` per character of ``_RENDERED``), so a REST reply's
+    config costs a few microseconds instead of a pass per line.
+    """
+    if any(char in text for char in _RENDERED) or _may_hold_pager(text):
+        return None
+    size = len(text)
+    start = 0
+    while True:  # the edge trim's front: blank, header and prompt-like lines
+        newline = text.find("\n", start)
+        line_end = size if newline < 0 else newline
+        line = text[start:line_end].strip()
+        if line and _HEADERS.match(line) is None and _PROMPT_GUESS.match(line) is None:
+            break
+        if newline < 0:
+            return ""
+        start = newline + 1
+    end = size
+    while True:  # the back: blank and prompt-like lines, never past the front line (which is neither)
+        newline = text.rfind("\n", start, end)
+        line = text[start if newline < 0 else newline + 1 : end].strip()
+        if line and _PROMPT_GUESS.match(line) is None:
+            break
+        end = newline
+    # with its line break, a span that is already normal is returned by normalize_text as it is
+    return text[start : end + 1] if end < size else text[start:end]
+
+
+def _without_line_end_blanks(text: str) -> str:
+    """ASCII ``text`` without the spaces and tabs before each line break, by C-level searches.
+
+    A config has few such lines (none, or a handful): each is found by
+    ``str.find`` and cut, so the text is not scanned character by character.
+    On a span of :func:`_plain_kept_span` ending with its line break the result
+    is what ``normalize_text`` returns: its first and last lines hold more than
+    blanks (the only blanks are space and tab), it ends with one line break,
+    and no line ends with a blank.
+    """
+    space, tab = text.find(" \n"), text.find("\t\n") if "\t" in text else -1
+    if space < 0 and tab < 0:
+        return text
+    pieces: list[str] = []
+    position = 0
+    while space >= 0 or tab >= 0:
+        newline = (space if tab < 0 or 0 <= space < tab else tab) + 1
+        cut = newline - 1
+        while cut > position and text[cut - 1] in " \t":
+            cut -= 1
+        pieces.append(text[position:cut])
+        position = newline
+        if space >= 0 and space < newline:
+            space = text.find(" \n", newline)
+        if tab >= 0 and tab < newline:
+            tab = text.find("\t\n", newline)
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def _after_echo(lines: list[str], command: str, prompt: re.Pattern[str] | None) -> list[str]:

@@ -68,5 +68,9 @@ def decode(model: type[M], payload: bytes | str | None, *, max_bytes: int) -> M:
 
 
 def encode(value: BaseModel) -> bytes:
-    """The JSON bytes of a wire model."""
-    return value.model_dump_json().encode()
+    """The JSON bytes of a wire model: ``model_dump_json().encode()``, without its two copies.
+
+    ``model_dump_json`` is the serializer's bytes decoded to ``str``; encoding
+    that again copied a config-sized message twice more for nothing.
+    """
+    return value.__pydantic_serializer__.to_json(value)

@@ -128,6 +128,9 @@ class HistoryRecorder:
         """Store drift events (idempotent on audit_id, device_id); returns once all are stored."""
         if self._history is None or not events:
             return
+        if len(events) == 1:  # the history stage's case: one event per input, no gathering future
+            await asyncio.shield(await self._enqueue("event", events[0]))
+            return
         futures = [await self._enqueue("event", event) for event in events]
         await asyncio.shield(asyncio.gather(*futures))
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Literal
 
+from faust.serializers import codecs
 from pydantic import BaseModel, ConfigDict
 
 from driftaudit.domain.models import SCHEMA_VERSION, DeviceStatus, DriftEvent, FleetScore, UtcDatetime
@@ -30,6 +33,7 @@ __all__ = [
     "merge_all",
     "merge_latest",
     "observed_timestamp",
+    "status_counts",
     "statuses_of",
     "total_score",
 ]
@@ -53,10 +57,12 @@ class ScoreObservation(BaseModel):
         """The message key: the tenant serialized as the table serializes its keys.
 
         Faust's table router finds a key's worker by hashing the key as the
-        table's changelog serializes it (JSON), so the input topic is keyed the
-        same way and a tenant's window lives where the router looks for it.
+        table's changelog serializes it (Faust's ``json`` codec, which is
+        orjson when installed: a non-ASCII tenant is then UTF-8, not escaped
+        to ASCII), so the input topic is keyed the same way and a tenant's
+        window lives where the router looks for it.
         """
-        return json.dumps(self.tenant).encode()
+        return codecs.dumps("json", self.tenant)
 
     @classmethod
     def of(cls, event: DriftEvent) -> ScoreObservation:
@@ -143,14 +149,24 @@ def statuses_of(value: Mapping[str, list[Any]] | None) -> dict[str, DeviceStatus
     return {device_id: DeviceStatus(entry[0]) for device_id, entry in (value or {}).items()}
 
 
+def status_counts(value: Mapping[str, list[Any]] | None) -> Counter[str]:
+    """How many devices of one window value have each status (C-level: one pass, no object per entry)."""
+    return Counter(map(itemgetter(0), (value or {}).values()))
+
+
 def fleet_score(tenant: str | None, value: Mapping[str, list[Any]] | None) -> FleetScore:
-    """The score of one tenant's window value (an empty window scores None)."""
-    return FleetHealthScorer().score(statuses_of(value), tenant=tenant)
+    """The score of one tenant's window value (an empty window scores None).
+
+    The domain scorer's counts, taken at C speed: a window of a thousand
+    devices is scored at every history flush, and building a status member per
+    entry cost a millisecond each time.
+    """
+    return FleetHealthScorer().score_counts(status_counts(value), tenant=tenant)
 
 
 def total_score(values: Iterable[Mapping[str, list[Any]]]) -> FleetScore:
     """The score over several tenants' windows (tenant None); device ids are unique fleet-wide."""
-    statuses: dict[str, DeviceStatus] = {}
+    entries: dict[str, list[Any]] = {}
     for value in values:
-        statuses.update(statuses_of(value))
-    return FleetHealthScorer().score(statuses, tenant=None)
+        entries.update(value or {})
+    return FleetHealthScorer().score_counts(status_counts(entries), tenant=None)

@@ -210,4 +210,6 @@ def profile_for(platform: Platform | str) -> PlatformProfile:
     Raises:
         KeyError: The platform has no profile (every :class:`Platform` has one).
     """
+    if isinstance(platform, Platform):  # a member needs no lookup by value (an enum call per fetch)
+        return PROFILES[platform]
     return PROFILES[Platform(platform)]

@@ -46,6 +46,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver import exceptions as ch_errors
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.insert import InsertContext
 from pydantic import SecretStr
 
 from driftaudit.adapters.history import queries
@@ -324,6 +325,8 @@ class ClickHouseHistory:
         self._wake = threading.Event()
         self._connector: threading.Thread | None = None
         self._advertised: str | None = None
+        #: (table, columns) -> the insert context of the current client (see ``_insert``)
+        self._insert_contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
 
     def __repr__(self) -> str:
         return f"ClickHouseHistory({self.target.describe()})"
@@ -505,6 +508,7 @@ class ClickHouseHistory:
             self._path_locked = False
 
     def _drop_client(self) -> None:
+        self._insert_contexts.clear()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -558,10 +562,28 @@ class ClickHouseHistory:
     # ---- writes -------------------------------------------------------
 
     def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
+        """Insert through the table's insert context, built once per connection.
+
+        ``client.insert(table, ...)`` builds a context on every call, which
+        asks the store for the table's column types (a ``DESCRIBE`` round trip
+        and its result parsed in Python): a worker's history sink paid that for
+        every batch. The contexts are dropped with the connection, so a
+        reconnect (after migrations) reads the types again; a failed insert
+        drops its context too.
+        """
         with self._health():
             client = self._ensure_client()
+            key = (table, tuple(columns))
             with self._translate(f"insert into {table}"):
-                client.insert(table, rows, column_names=list(columns))
+                context = self._insert_contexts.get(key)
+                if context is None:
+                    context = client.create_insert_context(table, column_names=list(columns))
+                    self._insert_contexts[key] = context
+                try:
+                    client.insert(data=rows, context=context)
+                except BaseException:
+                    self._insert_contexts.pop(key, None)
+                    raise
 
     def record_audit_run(self, run: AuditRun) -> None:
         """Store an audit run; recording it again replaces the earlier row."""
