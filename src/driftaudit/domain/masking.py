@@ -463,9 +463,10 @@ def mask_with_counts(
         return _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts), counts
     secrets, volatiles = chosen
     redacted = _apply_phase(text, patterns.secrets, None, patterns.key, counts, secrets)
-    if redacted is not text:  # the secret phase changed the text: the volatile phase decides on it
-        return _apply_phase(redacted, patterns.volatiles, patterns._volatile_set, patterns.key, counts), counts
-    return _apply_phase(text, patterns.volatiles, None, patterns.key, counts, volatiles), counts
+    # the secret phase changed the text: the volatile phase decides on the new text
+    known = volatiles if redacted is text else None
+    text = _apply_phase(redacted, patterns.volatiles, patterns._volatile_set, patterns.key, counts, known)
+    return text, counts
 
 
 def mask_content(content: str, patterns: CompiledPatterns) -> str:
@@ -520,8 +521,9 @@ def _mask_by_lines(
         if masked is not joined:
             text, spans = _scatter(text, spans, masked)
     chosen = _chosen_rules(text, patterns) if volatiles else None
+    secrets = None if chosen is None else chosen[0]
     redacted, spans = _run_phase(
-        text, spans, plan.secrets, patterns.key, counts, patterns._secret_set, None if chosen is None else chosen[0]
+        text, spans, plan.secrets, patterns.key, counts, patterns._secret_set, secrets
     )
     if volatiles:
         # the combined set's volatile half holds while the secret phase changed nothing
