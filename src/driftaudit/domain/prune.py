@@ -83,19 +83,22 @@ def shared_line_affixes(first: str, second: str) -> tuple[int, int]:
     passes over the shared text, not a Python loop over its characters.
     """
     limit = min(len(first), len(second))
+    # each probe compares only what lies beyond the part already known to be shared, so the probes
+    # copy about twice the shared text in all, not once each
     low, high = 0, limit  # first[:low] == second[:low]; the longest shared prefix is < high + 1
     while low < high:
         probe = (low + high + 1) // 2
-        if first[:probe] == second[:probe]:
+        if first[low:probe] == second[low:probe]:
             low = probe
         else:
             high = probe - 1
     head = first.rfind("\n", 0, low) + 1
     room = limit - head
-    low, high = 0, room
+    low, high = 0, room  # the last `low` characters of both are equal
+    end_first, end_second = len(first), len(second)
     while low < high:
         probe = (low + high + 1) // 2
-        if first[len(first) - probe :] == second[len(second) - probe :]:
+        if first[end_first - probe : end_first - low] == second[end_second - probe : end_second - low]:
             low = probe
         else:
             high = probe - 1

@@ -223,7 +223,7 @@ def _common_head(first: list[str], second: list[str]) -> int:
     low, high = 0, min(len(first), len(second))
     while low < high:
         probe = (low + high + 1) // 2
-        if first[:probe] == second[:probe]:
+        if first[low:probe] == second[low:probe]:  # the part before `low` is known to be equal
             low = probe
         else:
             high = probe - 1
