@@ -217,7 +217,15 @@ def _splitter(leaders: str) -> re.Pattern[str]:
 
 
 def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tuple[str, str]:
-    """Both texts without the unordered top-level blocks they share (the rest in document order)."""
+    """Both texts without the top-level blocks they share alike (the rest in document order).
+
+    Two kinds of blocks go: an unordered block both texts hold alike, with its
+    head once on each side; and every block of an ordered group (``access-list
+    101 ...``, the entries of ``route-map X``) when the group's blocks, in
+    order, are the same on both sides. The comparison pairs an unordered block
+    by its head, and compares an ordered group as one sequence: equal blocks
+    and equal sequences report nothing, and no other block is paired with them.
+    """
     leaders = rules.comment_leaders
     blocks_actual, blocks_intended = _chunks(actual, leaders), _chunks(intended, leaders)
     # a block both texts hold alike, with its head once on each side: the (head, body) pair occurs
@@ -228,16 +236,58 @@ def prune_shared_blocks(actual: str, intended: str, rules: SectionRules) -> tupl
         return actual, intended
     heads_actual = Counter(map(itemgetter(0), blocks_actual))
     heads_intended = Counter(map(itemgetter(0), blocks_intended))
+    group_of = {head: rules.group_key(head) for head, _ in common if head is not None}
     shared = {
         head
-        for head, _ in common
-        if head is not None
-        and heads_actual[head] == 1
-        and heads_intended[head] == 1
-        and rules.group_key(head) is None
+        for head, group in group_of.items()
+        if group is None and heads_actual[head] == 1 and heads_intended[head] == 1
     }
-    if not shared:
+    # an ordered group can go only if one of its blocks is common: those groups, compared whole
+    groups = {group for group in group_of.values() if group is not None}
+    if groups:
+        sequences_actual = _group_sequences(blocks_actual, groups, group_of, rules)
+        sequences_intended = _group_sequences(blocks_intended, groups, group_of, rules)
+        groups = {group for group in groups if sequences_actual[group] == sequences_intended[group]}
+    if not shared and not groups:
         return actual, intended
-    kept_actual = "\n".join(body for head, body in blocks_actual if head not in shared)
-    kept_intended = "\n".join(body for head, body in blocks_intended if head not in shared)
+    kept_actual = "\n".join(_kept(blocks_actual, shared, groups, group_of))
+    kept_intended = "\n".join(_kept(blocks_intended, shared, groups, group_of))
     return kept_actual, kept_intended
+
+
+def _group_sequences(
+    blocks: list[tuple[str | None, str]],
+    groups: set[str],
+    group_of: dict[str, str | None],
+    rules: SectionRules,
+) -> dict[str, list[tuple[str | None, str]]]:
+    """Per ordered group in ``groups``, its blocks in document order.
+
+    ``group_of`` caches each head's group (the heads of common blocks are
+    already in it; the others are few).
+    """
+    sequences: dict[str, list[tuple[str | None, str]]] = {group: [] for group in groups}
+    for block in blocks:
+        head = block[0]
+        if head is None:
+            continue
+        if head in group_of:
+            group = group_of[head]
+        else:
+            group = group_of[head] = rules.group_key(head)
+        if group in sequences:
+            sequences[group].append(block)
+    return sequences
+
+
+def _kept(
+    blocks: list[tuple[str | None, str]], shared: set[str], groups: set[str], group_of: dict[str, str | None]
+) -> list[str]:
+    """The bodies of the blocks that stay, in document order."""
+    if not groups:
+        return [body for head, body in blocks if head not in shared]
+    return [
+        body
+        for head, body in blocks
+        if head is None or (head not in shared and group_of.get(head) not in groups)
+    ]
