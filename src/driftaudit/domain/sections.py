@@ -360,11 +360,13 @@ def parse_junos(text: str, shape: ConfigShape) -> list[JunosStatement]:
 def _parse_set(text: str) -> list[JunosStatement]:
     statements: list[JunosStatement] = []
     for raw in text.splitlines():
-        line = _strip_comment(raw.strip())
+        line = raw.strip()
+        if "#" in line:  # only then can there be a comment to drop: most lines skip the call
+            line = _strip_comment(line)
         if not line:
             continue
         key = line[4:].strip() if line.startswith("set ") else line
-        statements.append(JunosStatement(key=key, line=line))
+        statements.append(JunosStatement(key, line))
     return statements
 
 
@@ -412,7 +414,9 @@ def _parse_braces(text: str) -> list[JunosStatement]:
             emitted[-1] = True
 
     for raw in text.splitlines():
-        line = _strip_comment(raw.strip())
+        line = raw.strip()
+        if "#" in line:  # only then can there be a comment to drop
+            line = _strip_comment(line)
         if not line:
             continue
         if line == "}" or line.startswith("} "):
