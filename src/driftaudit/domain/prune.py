@@ -9,7 +9,10 @@ of top-level *blocks*. Two blocks with the same significant lines compare
 equal all the way down, so when the platform treats their head as unordered
 (no ordered group: not ``access-list 101 ...``, not ``route-map X permit N``)
 and the head occurs once on each side, removing both changes nothing in the
-comparison. What remains is parsed and compared as before.
+comparison. The blocks of an ordered group (``access-list 101 ...``, the
+entries of ``route-map X``) compare as one sequence per group: when that
+sequence is the same on both sides, the whole group goes. What remains is
+parsed and compared as before, and reports the same lines in the same order.
 
 Blocks follow the parser's rules exactly: blank lines, comment lines,
 ``exit``/``exit-*`` lines and a top-level ``end`` are not part of any block
