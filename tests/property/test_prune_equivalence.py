@@ -123,6 +123,59 @@ def test_ordered_siblings_are_never_pruned() -> None:
     assert _diff(*pruned) == _diff(actual, intended) != (Counter(), Counter())
 
 
+def _ordered_diff(actual: str, intended: str) -> tuple[list[tuple[str, tuple[str, ...]]], ...]:
+    out = _Collector()
+    leaders = RULES.comment_leaders
+    _compare_children(
+        parse_indented(actual, leaders), parse_indented(intended, leaders), (), RULES, out, ordered=False
+    )
+    return [(line.line, line.path) for line in out.added], [(line.line, line.path) for line in out.removed]
+
+
+group_block = st.one_of(
+    block,
+    st.sampled_from(
+        [
+            "access-list 1 permit any",
+            "access-list 2 deny any",
+            "route-map RM permit 10\n match ip address 1",
+            "route-map RM permit 20\n set metric 5",
+            "route-map RM deny 30",
+        ]
+    ),
+)
+group_config = st.lists(group_block, max_size=12).map(lambda blocks: "\n".join(blocks) + "\n")
+
+
+@settings(max_examples=400)
+@given(actual=group_config, intended=group_config)
+def test_pruning_keeps_every_drift_line_in_its_order(actual: str, intended: str) -> None:
+    # the report lists drift lines in the order the comparison finds them: pruning keeps that order
+    assert _ordered_diff(*prune_shared_blocks(actual, intended, RULES)) == _ordered_diff(actual, intended)
+
+
+@settings(max_examples=200)
+@given(base=group_config, data=st.data())
+def test_pruning_a_config_with_ordered_groups_and_one_edit(base: str, data: st.DataObject) -> None:
+    lines = base.split("\n")
+    index = data.draw(st.integers(0, len(lines) - 1))
+    edited = "\n".join([*lines[:index], data.draw(st.sampled_from(FLAT + CHILDREN)), *lines[index:]])
+    assert _ordered_diff(*prune_shared_blocks(edited, base, RULES)) == _ordered_diff(edited, base)
+
+
+def test_ordered_groups_equal_on_both_sides_are_pruned_whole() -> None:
+    same = "route-map RM permit 10\n match ip address 1\nroute-map RM permit 20\n set metric 5\n"
+    acl = "access-list 1 permit any\naccess-list 1 deny any\n"
+    actual = f"hostname r1\n{same}{acl}interface Gi1\n shutdown\n"
+    intended = (
+        f"hostname r2\n{same}access-list 1 deny any\naccess-list 1 permit any\ninterface Gi1\n shutdown\n"
+    )
+    pruned = prune_shared_blocks(actual, intended, RULES)
+    assert "route-map" not in pruned[0] + pruned[1]  # the same entries in the same order: gone
+    assert pruned[0].count("access-list 1") == pruned[1].count("access-list 1") == 2  # reordered: kept
+    assert _ordered_diff(*pruned) == _ordered_diff(actual, intended) != ([], [])
+
+
 def test_duplicated_heads_are_never_pruned() -> None:
     actual = "interface Gi1\n shutdown\ninterface Gi1\n description x\n"
     intended = "interface Gi1\n description x\ninterface Gi1\n shutdown\n no shutdown\n"

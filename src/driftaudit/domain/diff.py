@@ -299,20 +299,46 @@ def _compare_junos(
     out: _Collector,
 ) -> None:
     """Statements compare as a multiset; ordered containers compare their element order."""
-    counts_actual = Counter(statement.key for statement in actual)
-    counts_intended = Counter(statement.key for statement in intended)
+    keys_actual = [statement.key for statement in actual]
+    keys_intended = [statement.key for statement in intended]
+    counts_actual = Counter(keys_actual)
+    counts_intended = Counter(keys_intended)
     surplus_actual = counts_actual - counts_intended
     surplus_intended = counts_intended - counts_actual
+    # a surplus holds positive counts only: the statements of other keys are skipped by one lookup
     for statement in actual:
-        if surplus_actual[statement.key] > 0:
+        if statement.key in surplus_actual and surplus_actual[statement.key] > 0:
             surplus_actual[statement.key] -= 1
             out.add(ChangeType.ADDED, statement.line, statement.path)
     for statement in intended:
-        if surplus_intended[statement.key] > 0:
+        if statement.key in surplus_intended and surplus_intended[statement.key] > 0:
             surplus_intended[statement.key] -= 1
             out.add(ChangeType.REMOVED, statement.line, statement.path)
+    if not rules.junos_ordered:
+        return
+    # only statements some ordered pattern matches take part in any order: found in one pass
+    ordered_actual = _ordered_candidates(actual, keys_actual, rules)
+    ordered_intended = _ordered_candidates(intended, keys_intended, rules)
     for pattern_index in range(len(rules.junos_ordered)):
-        _compare_junos_order(actual, intended, rules, pattern_index, out)
+        _compare_junos_order(ordered_actual, ordered_intended, rules, pattern_index, out)
+
+
+def _ordered_candidates(
+    statements: Sequence[JunosStatement], keys: list[str], rules: SectionRules
+) -> list[JunosStatement]:
+    """The statements (in order) whose key one of the ordered patterns matches.
+
+    The other statements never appear in an element sequence, so leaving them
+    out changes no sequence; one match of all the patterns at once per
+    statement replaces one match per pattern.
+    """
+    if len(rules.junos_ordered) == 1:
+        return list(statements)
+    combined = rules.junos_ordered_any
+    if combined is None:  # pragma: no cover - set whenever there are ordered patterns
+        return list(statements)
+    match = combined.match
+    return [statement for statement, key in zip(statements, keys, strict=True) if match(key)]
 
 
 def _element_sequences(

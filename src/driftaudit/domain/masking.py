@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -134,6 +135,8 @@ class CompiledPatterns:
     _volatile_set: Any = field(repr=False)
     grammar: SecretGrammar | None = None
     _lines: _LinePlan | None = field(default=None, repr=False)
+    #: one set of the secret patterns then the volatile ones: see :func:`_chosen_rules`
+    _both_set: Any = field(default=None, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -234,6 +237,7 @@ class MaskingRegistry:
             _volatile_set=_compile_set(volatiles, self._sources),
             grammar=grammar,
             _lines=self._line_plan(secrets, volatiles, grammar),
+            _both_set=_compile_set((*secrets, *volatiles), self._sources) if secrets and volatiles else None,
         )
         self._cache[platform] = compiled
         return compiled
@@ -400,19 +404,45 @@ def _apply(
 
 
 def _apply_phase(
-    text: str, rules: tuple[_Rule, ...], pattern_set: Any, key: bytes, counts: dict[str, int]
+    text: str,
+    rules: tuple[_Rule, ...],
+    pattern_set: Any,
+    key: bytes,
+    counts: dict[str, int],
+    chosen: list[int] | None = None,
 ) -> str:
-    if pattern_set is None:
-        return text
-    candidates = pattern_set.Match(text)
-    if not candidates:
-        return text
-    for index in sorted(candidates):
+    """``text`` with the phase's rules applied in order; only those ``pattern_set`` finds in it run.
+
+    ``chosen`` (sorted indices) is that set's answer on this very text, when
+    it is already known.
+    """
+    if chosen is None:
+        if pattern_set is None:
+            return text
+        chosen = sorted(pattern_set.Match(text) or ())
+    for index in chosen:
         rule = rules[index]
         text, count = _apply(text, rule, key)
         if count:
             counts[rule.name] = counts.get(rule.name, 0) + count
     return text
+
+
+def _chosen_rules(text: str, patterns: CompiledPatterns) -> tuple[list[int], list[int]] | None:
+    """Which secret and which volatile rules match ``text`` (sorted indices), from one set scan.
+
+    A set answers for each of its patterns alone, so the combined set's answer
+    is the two phase sets' answers on the same text. The volatile half holds
+    for the volatile phase only when the secret phase leaves the text as it
+    is (see :func:`mask_with_counts`): then one scan replaces two. None when
+    either phase has no rules.
+    """
+    if patterns._both_set is None:
+        return None
+    found = sorted(patterns._both_set.Match(text) or ())
+    split = bisect_left(found, len(patterns.secrets))
+    offset = len(patterns.secrets)
+    return found[:split], [index - offset for index in found[split:]]
 
 
 def mask_with_counts(
@@ -426,8 +456,16 @@ def mask_with_counts(
     counts: dict[str, int] = {}
     if patterns._lines is not None and len(content) >= LINE_MASKING_MIN_CHARS:
         return _mask_by_lines(content, patterns, patterns._lines, counts, memo, volatiles=True), counts
-    text = _redact(content, patterns, counts, memo)
-    text = _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts)
+    text = _apply_grammar(content, patterns.grammar, patterns.key, counts, memo)
+    chosen = _chosen_rules(text, patterns)
+    if chosen is None:
+        text = _apply_phase(text, patterns.secrets, patterns._secret_set, patterns.key, counts)
+        return _apply_phase(text, patterns.volatiles, patterns._volatile_set, patterns.key, counts), counts
+    secrets, volatiles = chosen
+    redacted = _apply_phase(text, patterns.secrets, None, patterns.key, counts, secrets)
+    # the secret phase changed the text: the volatile phase decides on the new text
+    known = volatiles if redacted is text else None
+    text = _apply_phase(redacted, patterns.volatiles, patterns._volatile_set, patterns.key, counts, known)
     return text, counts
 
 
@@ -482,10 +520,18 @@ def _mask_by_lines(
         masked = _apply_grammar(joined, patterns.grammar, patterns.key, counts, memo)
         if masked is not joined:
             text, spans = _scatter(text, spans, masked)
-    text, spans = _run_phase(text, spans, plan.secrets, patterns.key, counts, patterns._secret_set)
+    chosen = _chosen_rules(text, patterns) if volatiles else None
+    secrets = None if chosen is None else chosen[0]
+    redacted, spans = _run_phase(
+        text, spans, plan.secrets, patterns.key, counts, patterns._secret_set, secrets
+    )
     if volatiles:
-        text, spans = _run_phase(text, spans, plan.volatiles, patterns.key, counts, patterns._volatile_set)
-    return text
+        # the combined set's volatile half holds while the secret phase changed nothing
+        known = chosen[1] if chosen is not None and redacted is text else None
+        redacted, spans = _run_phase(
+            redacted, spans, plan.volatiles, patterns.key, counts, patterns._volatile_set, known
+        )
+    return redacted
 
 
 def _flagged_lines(text: str, locator: Scanner) -> list[_Span]:
@@ -523,10 +569,18 @@ def _scatter(text: str, spans: list[_Span], joined: str) -> tuple[str, list[_Spa
 
 
 def _run_phase(
-    text: str, spans: list[_Span], phase: _Phase, key: bytes, counts: dict[str, int], pattern_set: Any
+    text: str,
+    spans: list[_Span],
+    phase: _Phase,
+    key: bytes,
+    counts: dict[str, int],
+    pattern_set: Any,
+    chosen: list[int] | None = None,
 ) -> tuple[str, list[_Span]]:
     # which rules run: the phase's one set over the whole text, as the whole-text phase decides it
-    chosen = sorted(pattern_set.Match(text) or ()) if pattern_set is not None else []
+    # (``chosen`` when that answer on this text is already known)
+    if chosen is None:
+        chosen = sorted(pattern_set.Match(text) or ()) if pattern_set is not None else []
     position = 0
     while position < len(chosen):
         if chosen[position] not in phase.local:

@@ -9,7 +9,10 @@ of top-level *blocks*. Two blocks with the same significant lines compare
 equal all the way down, so when the platform treats their head as unordered
 (no ordered group: not ``access-list 101 ...``, not ``route-map X permit N``)
 and the head occurs once on each side, removing both changes nothing in the
-comparison. What remains is parsed and compared as before.
+comparison. The blocks of an ordered group (``access-list 101 ...``, the
+entries of ``route-map X``) compare as one sequence per group: when that
+sequence is the same on both sides, the whole group goes. What remains is
+parsed and compared as before, and reports the same lines in the same order.
 
 Blocks follow the parser's rules exactly: blank lines, comment lines,
 ``exit``/``exit-*`` lines and a top-level ``end`` are not part of any block
@@ -84,19 +87,22 @@ def shared_line_affixes(first: str, second: str) -> tuple[int, int]:
     passes over the shared text, not a Python loop over its characters.
     """
     limit = min(len(first), len(second))
+    # each probe compares only what lies beyond the part already known to be shared, so the probes
+    # copy about twice the shared text in all, not once each
     low, high = 0, limit  # first[:low] == second[:low]; the longest shared prefix is < high + 1
     while low < high:
         probe = (low + high + 1) // 2
-        if first[:probe] == second[:probe]:
+        if first[low:probe] == second[low:probe]:
             low = probe
         else:
             high = probe - 1
     head = first.rfind("\n", 0, low) + 1
     room = limit - head
-    low, high = 0, room
+    low, high = 0, room  # the last `low` characters of both are equal
+    end_first, end_second = len(first), len(second)
     while low < high:
         probe = (low + high + 1) // 2
-        if first[len(first) - probe :] == second[len(second) - probe :]:
+        if first[end_first - probe : end_first - low] == second[end_second - probe : end_second - low]:
             low = probe
         else:
             high = probe - 1
@@ -220,11 +226,18 @@ def prune_shared_blocks(
     rules: SectionRules,
     pinned: Callable[[str], object] | None = None,
 ) -> tuple[str, str]:
-    """Both texts without the unordered top-level blocks they share (the rest in document order).
+    """Both texts without the top-level blocks they share alike (the rest in document order).
 
-    A head for which ``pinned`` is truthy is always kept: a caller whose walk
-    looks across the blocks of a level (remediation counts a leaf's key over
-    the whole level) keeps the heads it looks at.
+    Two kinds of blocks go: an unordered block both texts hold alike, with its
+    head once on each side; and every block of an ordered group (``access-list
+    101 ...``, the entries of ``route-map X``) when the group's blocks, in
+    order, are the same on both sides. The comparison pairs an unordered block
+    by its head, and compares an ordered group as one sequence: equal blocks
+    and equal sequences report nothing, and no other block is paired with them.
+
+    An unordered head for which ``pinned`` is truthy is always kept: a caller
+    whose walk looks across the blocks of a level (remediation counts a leaf's
+    key over the whole level) keeps the heads it looks at.
     """
     leaders = rules.comment_leaders
     blocks_actual, blocks_intended = _chunks(actual, leaders), _chunks(intended, leaders)
@@ -236,17 +249,61 @@ def prune_shared_blocks(
         return actual, intended
     heads_actual = Counter(map(itemgetter(0), blocks_actual))
     heads_intended = Counter(map(itemgetter(0), blocks_intended))
+    group_of = {head: rules.group_key(head) for head, _ in common if head is not None}
     shared = {
         head
-        for head, _ in common
-        if head is not None
+        for head, group in group_of.items()
+        if group is None
         and heads_actual[head] == 1
         and heads_intended[head] == 1
-        and rules.group_key(head) is None
         and not (pinned is not None and pinned(head))
     }
-    if not shared:
+    # an ordered group can go only if one of its blocks is common: those groups, compared whole
+    groups = {group for group in group_of.values() if group is not None}
+    if groups:
+        sequences_actual = _group_sequences(blocks_actual, groups, group_of, rules)
+        sequences_intended = _group_sequences(blocks_intended, groups, group_of, rules)
+        groups = {group for group in groups if sequences_actual[group] == sequences_intended[group]}
+    if not shared and not groups:
         return actual, intended
-    kept_actual = "\n".join(body for head, body in blocks_actual if head not in shared)
-    kept_intended = "\n".join(body for head, body in blocks_intended if head not in shared)
+    kept_actual = "\n".join(_kept(blocks_actual, shared, groups, group_of))
+    kept_intended = "\n".join(_kept(blocks_intended, shared, groups, group_of))
     return kept_actual, kept_intended
+
+
+def _group_sequences(
+    blocks: list[tuple[str | None, str]],
+    groups: set[str],
+    group_of: dict[str, str | None],
+    rules: SectionRules,
+) -> dict[str, list[tuple[str | None, str]]]:
+    """Per ordered group in ``groups``, its blocks in document order.
+
+    ``group_of`` caches each head's group (the heads of common blocks are
+    already in it; the others are few).
+    """
+    sequences: dict[str, list[tuple[str | None, str]]] = {group: [] for group in groups}
+    for block in blocks:
+        head = block[0]
+        if head is None:
+            continue
+        if head in group_of:
+            group = group_of[head]
+        else:
+            group = group_of[head] = rules.group_key(head)
+        if group in sequences:
+            sequences[group].append(block)
+    return sequences
+
+
+def _kept(
+    blocks: list[tuple[str | None, str]], shared: set[str], groups: set[str], group_of: dict[str, str | None]
+) -> list[str]:
+    """The bodies of the blocks that stay, in document order."""
+    if not groups:
+        return [body for head, body in blocks if head not in shared]
+    return [
+        body
+        for head, body in blocks
+        if head is None or (head not in shared and group_of.get(head) not in groups)
+    ]

@@ -91,12 +91,22 @@ class SectionRules:
     comment_leaders: str = "!"
     _cache: dict[str, OrderedHead | None] = field(default_factory=dict, compare=False, repr=False)
     _groups: re.Pattern[str] | None = field(default=None, init=False, compare=False, repr=False)
+    #: matches (at the start, as ``match``) wherever one of ``junos_ordered`` does
+    junos_ordered_any: re.Pattern[str] | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # one alternation instead of a Python loop over the patterns: group_key runs for every line
         if self.ordered_groups:
             combined = re.compile("|".join(f"(?:{pattern.pattern})" for pattern in self.ordered_groups))
             object.__setattr__(self, "_groups", combined)
+        if self.junos_ordered:
+            # the patterns' groups renamed away: an alternation may not repeat a group name
+            sources = [_without_names(pattern.pattern) for pattern in self.junos_ordered]
+            try:
+                combined = re.compile("|".join(f"(?:{source})" for source in sources))
+            except re.error:  # pragma: no cover - our own patterns combine; None: each is matched alone
+                return
+            object.__setattr__(self, "junos_ordered_any", combined)
 
     def ordered_head(self, text: str) -> OrderedHead | None:
         """The rule that makes ``text``'s children ordered, if any."""
@@ -115,6 +125,11 @@ class SectionRules:
         if match is None:
             return None
         return next(group for group in match.groups() if group is not None)
+
+
+def _without_names(source: str) -> str:
+    """``source`` with every named group ``(?P<name>`` made a plain group (same matches)."""
+    return re.sub(r"(?<!\\)\(\?P<[A-Za-z_][A-Za-z0-9_]*>", "(", source)
 
 
 def _heads(*patterns: str, deep: bool = False) -> tuple[OrderedHead, ...]:
@@ -345,11 +360,13 @@ def parse_junos(text: str, shape: ConfigShape) -> list[JunosStatement]:
 def _parse_set(text: str) -> list[JunosStatement]:
     statements: list[JunosStatement] = []
     for raw in text.splitlines():
-        line = _strip_comment(raw.strip())
+        line = raw.strip()
+        if "#" in line:  # only then can there be a comment to drop: most lines skip the call
+            line = _strip_comment(line)
         if not line:
             continue
         key = line[4:].strip() if line.startswith("set ") else line
-        statements.append(JunosStatement(key=key, line=line))
+        statements.append(JunosStatement(key, line))
     return statements
 
 
@@ -397,7 +414,9 @@ def _parse_braces(text: str) -> list[JunosStatement]:
             emitted[-1] = True
 
     for raw in text.splitlines():
-        line = _strip_comment(raw.strip())
+        line = raw.strip()
+        if "#" in line:  # only then can there be a comment to drop
+            line = _strip_comment(line)
         if not line:
             continue
         if line == "}" or line.startswith("} "):

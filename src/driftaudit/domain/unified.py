@@ -27,7 +27,6 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from itertools import compress, count
-from operator import not_
 
 __all__ = ["grouped_opcodes", "opcodes", "unified_lines"]
 
@@ -107,7 +106,7 @@ def _matcher_opcodes(before: list[str], after: list[str]) -> list[Opcode]:
     return [tuple(code) for code in difflib.SequenceMatcher(None, before, after).get_opcodes()]  # type: ignore[misc]
 
 
-def _common_order(before: list[str], after: list[str], *, nested: bool = False) -> list[Opcode] | None:
+def _common_order(before: list[str], after: list[str]) -> list[Opcode] | None:
     """Opcodes when the lines both sides hold come in the same order on both, else None.
 
     Then those lines, in that order, are the longest common subsequence (no
@@ -117,14 +116,24 @@ def _common_order(before: list[str], after: list[str], *, nested: bool = False) 
     repeated more often on one side), see :func:`_split_order`.
     """
     in_before, in_after = set(before), set(after)
-    shared_before = list(filter(in_after.__contains__, before))
-    shared_after = list(filter(in_before.__contains__, after))
+    # per line, whether the other side holds it: computed once, it gives both the shared lines and
+    # the lines of one side only
+    held_before = list(map(in_after.__contains__, before))
+    held_after = list(map(in_before.__contains__, after))
+    shared_before = list(compress(before, held_before))
+    shared_after = list(compress(after, held_after))
     if shared_before != shared_after:
-        return (
-            None if nested else _split_order(before, after, in_before, in_after, shared_before, shared_after)
-        )
-    only_before = list(compress(count(), map(not_, map(in_after.__contains__, before))))
-    only_after = list(compress(count(), map(not_, map(in_before.__contains__, after))))
+        return _split_order(before, after, held_before, held_after, shared_before, shared_after)
+    return _ordered_opcodes(held_before, held_after)
+
+
+def _ordered_opcodes(held_before: list[bool], held_after: list[bool]) -> list[Opcode]:
+    """The opcodes of two sides whose shared lines come in the same order, from which lines are shared.
+
+    ``held_*[k]``: whether line ``k`` of that side is one the other side holds.
+    """
+    only_before = _positions_of_false(held_before)
+    only_after = _positions_of_false(held_after)
     # a line of one side only sits after as many shared lines as there are shared lines before it:
     # lines of either side after the same number of shared lines form one change
     changes: dict[int, list[list[int]]] = {}
@@ -145,15 +154,33 @@ def _common_order(before: list[str], after: list[str], *, nested: bool = False) 
         last_before, last_after = start_before + len(removed), start_after + len(added)
         tag = "replace" if removed and added else "delete" if removed else "insert"
         _push(codes, (tag, start_before, last_before, start_after, last_after))
-    _push(codes, ("equal", last_before, len(before), last_after, len(after)))
+    _push(codes, ("equal", last_before, len(held_before), last_after, len(held_after)))
     return codes
+
+
+def _positions_of_false(flags: list[bool]) -> list[int]:
+    """The indices of the False items: one C-level ``index`` scan per item found (they are few)."""
+    found: list[int] = []
+    index = flags.index
+    position = -1
+    try:
+        while True:
+            position = index(False, position + 1)
+            found.append(position)
+    except ValueError:
+        return found
+
+
+def _positions_of_true(flags: list[bool]) -> list[int]:
+    """The indices of the True items."""
+    return list(compress(count(), flags))
 
 
 def _split_order(
     before: list[str],
     after: list[str],
-    in_before: set[str],
-    in_after: set[str],
+    held_before: list[bool],
+    held_after: list[bool],
     shared_before: list[str],
     shared_after: list[str],
 ) -> list[Opcode] | None:
@@ -161,25 +188,25 @@ def _split_order(
 
     The shared lines agree up to their longest common head and tail: the
     text up to the last line of that head (and from the first line of that
-    tail) pairs in the common order on both sides (the lines there that the
-    other side holds are exactly the head's, so :func:`_common_order` pairs
-    them), and only the stretch between goes to :func:`_anchored`.
+    tail) pairs in the common order on both sides, and only the stretch
+    between goes to :func:`_anchored`. There, a line the other side holds
+    anywhere is exactly one of the head's lines (and each of those is held
+    there too), so which lines are shared is read from ``held_*`` sliced,
+    not looked up again.
     """
     head = _common_head(shared_before, shared_after)
     limit = min(len(shared_before), len(shared_after)) - head
     tail = _common_head(shared_before[::-1][:limit], shared_after[::-1][:limit])
     if not head and not tail:
         return None
-    at_before = list(compress(count(), map(in_after.__contains__, before)))
-    at_after = list(compress(count(), map(in_before.__contains__, after)))
+    at_before = _positions_of_true(held_before)
+    at_after = _positions_of_true(held_after)
     start_before = at_before[head - 1] + 1 if head else 0
     start_after = at_after[head - 1] + 1 if head else 0
     stop_before = at_before[len(shared_before) - tail] if tail else len(before)
     stop_after = at_after[len(shared_after) - tail] if tail else len(after)
-    first = _common_order(before[:start_before], after[:start_after], nested=True)
-    last = _common_order(before[stop_before:], after[stop_after:], nested=True)
-    if first is None or last is None:  # pragma: no cover - the shared head and tail pair by construction
-        return None
+    first = _ordered_opcodes(held_before[:start_before], held_after[:start_after])
+    last = _ordered_opcodes(held_before[stop_before:], held_after[stop_after:])
     codes: list[Opcode] = []
     for code in first:
         _push(codes, code)
@@ -196,7 +223,7 @@ def _common_head(first: list[str], second: list[str]) -> int:
     low, high = 0, min(len(first), len(second))
     while low < high:
         probe = (low + high + 1) // 2
-        if first[:probe] == second[:probe]:
+        if first[low:probe] == second[low:probe]:  # the part before `low` is known to be equal
             low = probe
         else:
             high = probe - 1
