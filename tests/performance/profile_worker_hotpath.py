@@ -338,8 +338,8 @@ class _KeyedOutbox:
 def bench_stages(replies: list[tuple[Device, bytes]], dump: list[bytes]) -> None:
     """The worker's stages without a broker: the real REST simulator (a child process), the real adapters.
 
-    ``fetch``, ``analyze`` (in an analysis pool of two children, as the worker
-    runs it), ``record`` (chDB in a temporary directory) and ``report`` of
+    ``fetch`` (which analyzes what it fetched in an analysis pool of two
+    children, as the worker runs it), ``record`` (chDB in a temporary directory) and ``report`` of
     :class:`~driftaudit.streams.stages.StageHandlers`, their sends recorded
     in memory: the worker process's CPU per device for everything but the
     Kafka client. Set ``DRIFTAUDIT_PROFILE_OUT`` to a path to write a cProfile
@@ -398,13 +398,11 @@ def bench_stages(replies: list[tuple[Device, bytes]], dump: list[bytes]) -> None
                 ]
                 timings: list[float] = []
 
-                configs_topic, events_topic = names.device_configs, names.drift_events
+                events_topic = names.drift_events
 
                 async def one(device: Device, task: bytes) -> None:
                     key = device.device_id.encode()
                     await handlers.fetch(None, task)
-                    config = outbox.last[(configs_topic, key)]
-                    await handlers.analyze(key, config)
                     event = outbox.last[(events_topic, key)]
                     await asyncio.gather(handlers.record(key, event), handlers.report(key, event))
 
