@@ -134,3 +134,11 @@ def test_drift_event_schema_accepts_what_the_model_emits() -> None:
     )
     errors = list(_validator("DriftEvent").iter_errors(json.loads(event.model_dump_json())))
     assert errors == []
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_timestamp_outside_the_years_once_in_utc_is_refused_not_a_crash(value: str) -> None:
+    """RFC 3339 allows it (the schema accepts it); UTC cannot hold it: a clear refusal, no OverflowError."""
+    raw = json.dumps({"audit_id": "a-1", "requested_at": value, "selector": {}}).encode()
+    with pytest.raises(InputError, match="out of the years 1-9999 once converted to UTC"):
+        decode(AuditRequest, raw, max_bytes=10_000)

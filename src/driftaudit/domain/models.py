@@ -123,8 +123,16 @@ def _rfc3339_only(value: object) -> object:
 
 
 def _to_utc(value: datetime) -> datetime:
-    """Every accepted timestamp is kept, and so re-emitted, in UTC (``...Z``)."""
-    return value.astimezone(UTC)
+    """Every accepted timestamp is kept, and so re-emitted, in UTC (``...Z``).
+
+    A valid date-time can fall outside the years a ``datetime`` holds once in
+    UTC (``0001-01-01T00:00:00+14:00``): that is refused like any other bad
+    timestamp, never an ``OverflowError`` out of validation.
+    """
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise _refused("out of the years 1-9999 once converted to UTC") from None
 
 
 #: The form every timestamp this code writes has (pydantic's UTC output): whole seconds or six digits.
