@@ -96,23 +96,24 @@ def config_and_event(
     The drift event is analyzed from the redacted config exactly as a
     ``device-configs`` message carries it, so it is the event any consumer of
     that message would compute; a config over ``max_message_bytes`` is an
-    ``error`` result on both (the oversize rule of :func:`to_device_config`).
-    The config is encoded once: its size is the size of those bytes.
+    ``error`` result on both (the oversize rule of :func:`to_device_config`,
+    the one every path applies).
     """
-    from driftaudit.audit.pipeline import analyze_config, to_device_config, too_large
+    from driftaudit.audit.pipeline import analyze_config, to_device_config
     from driftaudit.streams.codec import encode
 
     config = to_device_config(
-        outcome, audit_id=audit_id, device=device, requested_at=requested_at, registry=registry
+        outcome,
+        audit_id=audit_id,
+        device=device,
+        requested_at=requested_at,
+        registry=registry,
+        max_message_bytes=max_message_bytes,
     )
-    value = encode(config)
-    if len(value) > max_message_bytes:
-        config = too_large(config, len(value), max_message_bytes)
-        value = encode(config)
     if rules is not None and rules.due():
         rules.refresh()  # a stat (and a read when the file changed)
     event = analyze_config(config, intended=intended, registry=registry, rules=rules)
-    return value, encode(event)
+    return encode(config), encode(event)
 
 
 def _config_and_event(

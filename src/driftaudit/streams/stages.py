@@ -296,7 +296,6 @@ class StageHandlers:
         key = task.device.device_id.encode()
 
         def here() -> tuple[bytes, bytes]:
-            rules = self.deps.rules
             return config_and_event(
                 outcome,
                 audit_id=task.audit_id,
@@ -304,7 +303,7 @@ class StageHandlers:
                 requested_at=task.requested_at,
                 registry=self.deps.registry,
                 intended=self.deps.intended,
-                rules=rules,
+                rules=self.deps.rules,
                 max_message_bytes=self.settings.max_message_bytes,
             )
 
