@@ -170,3 +170,9 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(
         default=5, ge=0, description="how long a produced record waits for others of its partition"
     )
+    # Analysis between audits (issue 11): intended configs change far less often than they are audited
+    intended_mask_cache_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="per analysis process: masked intended configs kept between audits (0: none)",
+    )

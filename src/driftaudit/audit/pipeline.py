@@ -32,6 +32,7 @@ from driftaudit.audit.fleet import fetch_fleet_configs, utc_now
 from driftaudit.audit.steps import analyze_outcome, redact_outcome
 from driftaudit.audit.summary import AuditSummary, top_sections
 from driftaudit.domain.errors import DriftAuditError, HistoryError, InputError
+from driftaudit.domain.mask_cache import MaskCache
 from driftaudit.domain.models import (
     AuditRequest,
     AuditRun,
@@ -164,8 +165,16 @@ def analyze_config(
     intended: IntendedConfigSource,
     registry: MaskingRegistry,
     rules: ComplianceRulesSource | None = None,
+    just_redacted: bool = False,
+    intended_cache: MaskCache | None = None,
 ) -> DriftEvent:
     """The drift event of one ``device-configs`` message.
+
+    ``just_redacted``: the message was made here by :func:`to_device_config`
+    with ``registry``, so its text is known redacted and only its volatile
+    values are left to mask. A message read from a topic is not (its text is
+    masked whole). ``intended_cache`` keeps masked intended configs between
+    audits.
 
     The event names the intended version it was compared with when the
     source offers versions (:class:`~driftaudit.domain.ports.VersionedIntendedSource`).
@@ -198,6 +207,8 @@ def analyze_config(
         patterns=registry.for_platform(device.platform),
         fetch_ms=config.fetch_ms,
         rules=rules.current() if rules is not None else None,
+        just_redacted=just_redacted,
+        intended_cache=intended_cache,
     )
     if version is not None and event.status in (DeviceStatus.COMPLIANT, DeviceStatus.DRIFTED):
         return event.model_copy(update={"intended_version": version})

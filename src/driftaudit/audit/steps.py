@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from driftaudit.domain.compliance import assess
-from driftaudit.domain.diff import calculate_diff
+from driftaudit.domain.diff import MaskedPair, compare_masked, mask_pair
 from driftaudit.domain.features import CompiledRules
+from driftaudit.domain.mask_cache import MaskCache
 from driftaudit.domain.masking import CompiledPatterns, redact_secrets
 from driftaudit.domain.models import (
     ConfigResult,
@@ -58,6 +59,8 @@ def analyze_outcome(
     patterns: CompiledPatterns,
     fetch_ms: float = 0.0,
     rules: CompiledRules | None = None,
+    just_redacted: bool = False,
+    intended_cache: MaskCache | None = None,
 ) -> DriftEvent:
     """Turn one device's fetch result into its DriftEvent.
 
@@ -78,6 +81,10 @@ def analyze_outcome(
             the overall verdict follows the rules' ``unmatched`` mode and
             policies, and a device with no intended config is judged by its
             policies alone when it has any in scope.
+        just_redacted: ``redacted_text`` is what :func:`redact_outcome` made
+            with ``patterns`` in this very process, so only its volatile
+            values are left to mask (see :func:`~driftaudit.domain.diff.mask_pair`).
+        intended_cache: masked intended configs kept between audits.
 
     Returns:
         ``unreachable``/``error`` with the failure's reason when the fetch
@@ -119,11 +126,22 @@ def analyze_outcome(
             reason=NO_INTENDED_REASON,
             analyze_ms=_elapsed_ms(started),
         )
-    if intended is None or rules is not None:
-        return _with_features(common, redacted_text, intended, patterns, device, rules, started)
-    report = calculate_diff(redacted_text, intended, patterns, platform=device.platform)
+    masked = (
+        None
+        if intended is None
+        else mask_pair(
+            redacted_text, intended, patterns, actual_redacted=just_redacted, intended_cache=intended_cache
+        )
+    )
+    if masked is None or rules is not None:
+        return _with_features(common, redacted_text, intended, patterns, device, rules, started, masked)
+    report = compare_masked(
+        masked.actual, masked.intended, platform=device.platform, mask_counts=masked.counts
+    )
     if not report.compliant:  # the remediation, from the comparison already made
-        return _with_features(common, redacted_text, intended, patterns, device, None, started, report)
+        return _with_features(
+            common, redacted_text, intended, patterns, device, None, started, masked, report
+        )
     return DriftEvent(
         **common,
         status=DeviceStatus.COMPLIANT if report.compliant else DeviceStatus.DRIFTED,
@@ -144,14 +162,18 @@ def _with_features(
     device: Device,
     rules: CompiledRules | None,
     started: float,
+    masked: MaskedPair | None,
     report: DriftReport | None = None,
 ) -> DriftEvent:
     """The event of a device judged with its features and remediation (see ``domain.compliance``).
 
-    ``report`` is the comparison with ``intended`` when the caller made it already.
+    ``masked`` holds both texts masked (None without an intended config);
+    ``report`` is their comparison when the caller made it already.
     """
-    if report is None and intended is not None:
-        report = calculate_diff(redacted_text, intended, patterns, platform=device.platform)
+    if report is None and masked is not None:
+        report = compare_masked(
+            masked.actual, masked.intended, platform=device.platform, mask_counts=masked.counts
+        )
     verdict = assess(
         report=report,
         redacted_actual=redacted_text,
@@ -160,6 +182,7 @@ def _with_features(
         platform=device.platform,
         features=rules.for_device(device) if rules is not None else (),
         unmatched=rules.unmatched if rules is not None else "report",
+        masked=None if masked is None else (masked.actual, masked.intended),
     )
     return DriftEvent(
         **common,

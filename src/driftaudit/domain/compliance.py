@@ -164,6 +164,7 @@ def assess(
     platform: Platform,
     features: Sequence[CompiledFeature],
     unmatched: str = "report",
+    masked: tuple[str, str] | None = None,
 ) -> Assessment:
     """Decide the device's verdict, per feature and overall, and what to change.
 
@@ -177,9 +178,16 @@ def assess(
         features: the features in scope of the device.
         unmatched: ``report`` compares every line; ``ignore`` only the lines
             of the features in ``features``.
+        masked: the two texts ``report`` compared, masked (the comparison's
+            own :func:`~driftaudit.domain.diff.mask_pair`), so they are not
+            masked twice; None masks them here.
     """
-    masked_actual = mask_content(redacted_actual, patterns)
-    masked_intended = mask_content(intended, patterns) if intended is not None else None
+    masked_intended: str | None
+    if masked is not None and intended is not None:
+        masked_actual, masked_intended = masked
+    else:
+        masked_actual = mask_content(redacted_actual, patterns)
+        masked_intended = mask_content(intended, patterns) if intended is not None else None
     # the section paths are only needed by features (a device without rules skips both parses)
     actual_lines = config_lines(masked_actual, platform) if features else []
     intended_lines = (

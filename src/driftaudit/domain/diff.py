@@ -21,8 +21,17 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import NamedTuple
 
-from driftaudit.domain.masking import CompiledPatterns, GrammarMemo, mask_with_counts
+from driftaudit.domain.mask_cache import MaskCache
+from driftaudit.domain.masking import (
+    CompiledPatterns,
+    GrammarMemo,
+    mask_content,
+    mask_redacted,
+    mask_with_counts,
+)
 from driftaudit.domain.models import ChangeType, DriftLine, DriftReport, Platform
 from driftaudit.domain.prune import differ_only_in_comments, prune_shared_blocks
 from driftaudit.domain.sections import (
@@ -37,7 +46,14 @@ from driftaudit.domain.sections import (
 )
 from driftaudit.domain.unified import unified_lines
 
-__all__ = ["MAX_UNIFIED_DIFF_CHARS", "calculate_diff", "compare_masked", "text_hash"]
+__all__ = [
+    "MAX_UNIFIED_DIFF_CHARS",
+    "MaskedPair",
+    "calculate_diff",
+    "compare_masked",
+    "mask_pair",
+    "text_hash",
+]
 
 #: default cap of a report's unified diff (the drift lines themselves are never cut)
 MAX_UNIFIED_DIFF_CHARS = 256 * 1024
@@ -58,6 +74,8 @@ def calculate_diff(
     *,
     platform: Platform | None = None,
     max_unified_diff_chars: int = MAX_UNIFIED_DIFF_CHARS,
+    actual_redacted: bool = False,
+    intended_cache: MaskCache | None = None,
 ) -> DriftReport:
     """Compare a device's config with its intended config, both masked.
 
@@ -73,6 +91,8 @@ def calculate_diff(
             characters (with a note saying how many lines were left out), so one
             pathological device cannot make an event too large for its topic;
             ``added`` and ``removed`` are never cut.
+        actual_redacted: ``actual`` came from ``redact_secrets`` (see :func:`mask_pair`).
+        intended_cache: masked intended configs kept between calls (see :func:`mask_pair`).
 
     Returns:
         The report: ``compliant``, the added and removed lines with their
@@ -80,19 +100,59 @@ def calculate_diff(
         compliant), the sha256 of each masked text, and how many spans each
         pattern masked in the device's config.
     """
-    memo: GrammarMemo = {}  # this comparison's only: the lines both texts share are masked once
-    masked_actual, counts = mask_with_counts(actual, patterns, memo=memo)
-    if intended == actual:
-        masked_intended = masked_actual
-    else:
-        masked_intended = mask_with_counts(intended, patterns, memo=memo)[0]
+    masked = mask_pair(
+        actual, intended, patterns, actual_redacted=actual_redacted, intended_cache=intended_cache
+    )
     return compare_masked(
-        masked_actual,
-        masked_intended,
+        masked.actual,
+        masked.intended,
         platform=platform,
-        mask_counts=counts,
+        mask_counts=masked.counts,
         max_unified_diff_chars=max_unified_diff_chars,
     )
+
+
+class MaskedPair(NamedTuple):
+    """Both texts of a comparison, masked, and how many spans each pattern masked in the device's."""
+
+    actual: str
+    intended: str
+    counts: dict[str, int]
+
+
+def mask_pair(
+    actual: str,
+    intended: str,
+    patterns: CompiledPatterns,
+    *,
+    actual_redacted: bool = False,
+    intended_cache: MaskCache | None = None,
+) -> MaskedPair:
+    """Mask the two texts of a comparison (what :func:`calculate_diff` compares).
+
+    Args:
+        actual: the device's config.
+        intended: its intended config.
+        patterns: the platform's compiled patterns.
+        actual_redacted: ``actual`` is what :func:`redact_secrets` made of the
+            device's config with these patterns, so only its volatile values
+            are left to mask (:func:`mask_redacted`). Never set it for any
+            other text: a secret in it would stay in clear.
+        intended_cache: where the masked intended config is kept between
+            comparisons (it changes far less often than it is compared).
+    """
+    memo: GrammarMemo = {}  # this comparison's only: the lines both texts share are masked once
+    if actual_redacted:
+        masked_actual, counts = mask_redacted(actual, patterns)
+    else:
+        masked_actual, counts = mask_with_counts(actual, patterns, memo=memo)
+    if intended == actual:
+        masked_intended = masked_actual
+    elif intended_cache is not None:
+        masked_intended = intended_cache.masked(intended, patterns, partial(mask_content, patterns=patterns))
+    else:
+        masked_intended = mask_with_counts(intended, patterns, memo=memo)[0]
+    return MaskedPair(masked_actual, masked_intended, counts)
 
 
 def compare_masked(

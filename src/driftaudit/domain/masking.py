@@ -58,6 +58,7 @@ __all__ = [
     "CompiledPatterns",
     "MaskingRegistry",
     "mask_content",
+    "mask_redacted",
     "mask_with_counts",
     "redact_secrets",
 ]
@@ -487,6 +488,26 @@ def _redact(
         return _mask_by_lines(content, patterns, patterns._lines, counts, memo, volatiles=False)
     text = _apply_grammar(content, patterns.grammar, patterns.key, counts, memo)
     return _apply_phase(text, patterns.secrets, patterns._secret_set, patterns.key, counts)
+
+
+def mask_redacted(redacted: str, patterns: CompiledPatterns) -> tuple[str, dict[str, int]]:
+    """:func:`mask_with_counts` of a text :func:`redact_secrets` made with these ``patterns``.
+
+    Redaction is idempotent (every sample line and the generated secret forms
+    are tested for it), so masking its output finds no secret left: the
+    grammar and the secret phase would scan the whole text again to change
+    nothing. Only the volatile phase runs, on the lines (or the whole text) it
+    would run on after them. The text must come from ``redact_secrets`` with
+    the same patterns (the fetch stage's own redaction): on any other text a
+    secret would stay in clear. The counts hold the volatile rules only.
+    """
+    counts: dict[str, int] = {}
+    plan = patterns._lines
+    if plan is not None and len(redacted) >= LINE_MASKING_MIN_CHARS:
+        spans = _flagged_lines(redacted, plan.locator)
+        text, _ = _run_phase(redacted, spans, plan.volatiles, patterns.key, counts, patterns._volatile_set)
+        return text, counts
+    return _apply_phase(redacted, patterns.volatiles, patterns._volatile_set, patterns.key, counts), counts
 
 
 # -- masking by lines -------------------------------------------------------------------------

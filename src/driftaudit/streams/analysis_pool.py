@@ -34,12 +34,13 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
+from driftaudit.domain.mask_cache import MaskCache
 from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import ConfigResult, Device, FetchOutcome
 from driftaudit.domain.ports import ComplianceRulesSource, IntendedConfigSource
 from driftaudit.settings import Settings
 
-__all__ = ["AnalysisPool", "config_and_event"]
+__all__ = ["AnalysisPool", "config_and_event", "intended_cache_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def _init_child(settings: Settings, parent: int) -> None:
     _child["registry"] = build_masking(settings)
     _child["intended"] = build_intended(settings)
     _child["rules"] = build_rules(settings)
+    _child["intended_cache"] = intended_cache_for(settings)
 
 
 def _ready() -> bool:
@@ -90,6 +92,7 @@ def config_and_event(
     intended: IntendedConfigSource,
     rules: ComplianceRulesSource | None,
     max_message_bytes: int,
+    intended_cache: MaskCache | None = None,
 ) -> tuple[bytes, bytes]:
     """The encoded ``device-configs`` message of one fetch outcome and the encoded drift event of it.
 
@@ -97,7 +100,9 @@ def config_and_event(
     ``device-configs`` message carries it, so it is the event any consumer of
     that message would compute; a config over ``max_message_bytes`` is an
     ``error`` result on both (the oversize rule of :func:`to_device_config`,
-    the one every path applies).
+    the one every path applies). The text was redacted right here, so only
+    its volatile values are left to mask; ``intended_cache`` keeps the masked
+    intended configs between audits.
     """
     from driftaudit.audit.pipeline import analyze_config, to_device_config
     from driftaudit.streams.codec import encode
@@ -112,7 +117,14 @@ def config_and_event(
     )
     if rules is not None and rules.due():
         rules.refresh()  # a stat (and a read when the file changed)
-    event = analyze_config(config, intended=intended, registry=registry, rules=rules)
+    event = analyze_config(
+        config,
+        intended=intended,
+        registry=registry,
+        rules=rules,
+        just_redacted=True,
+        intended_cache=intended_cache,
+    )
     return encode(config), encode(event)
 
 
@@ -128,7 +140,13 @@ def _config_and_event(
         intended=_child["intended"],
         rules=_child["rules"],
         max_message_bytes=max_message_bytes,
+        intended_cache=_child["intended_cache"],
     )
+
+
+def intended_cache_for(settings: Settings) -> MaskCache:
+    """The masked-intended cache of one analysis process (or of the worker's threads)."""
+    return MaskCache(int(settings.intended_mask_cache_mb * 1024 * 1024))
 
 
 class AnalysisPool:

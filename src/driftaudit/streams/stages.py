@@ -43,7 +43,7 @@ from driftaudit.domain.models import (
     DriftEvent,
     FetchOutcome,
 )
-from driftaudit.streams.analysis_pool import AnalysisPool, config_and_event
+from driftaudit.streams.analysis_pool import AnalysisPool, config_and_event, intended_cache_for
 from driftaudit.streams.batching import KeyedBatcher
 from driftaudit.streams.codec import decode, encode
 from driftaudit.streams.completion import AuditProgress, AuditTracker
@@ -125,6 +125,7 @@ class StageHandlers:
         self.tracker = AuditTracker(publish=self.publish_status, clock=deps.clock)
         #: child processes for the CPU-bound steps (None: threads of this process)
         self.pool: AnalysisPool | None = None
+        self.intended_cache = intended_cache_for(deps.settings)  # the threads' own (the children keep theirs)
         self.scores: KeyedBatcher[ScoreObservation] = KeyedBatcher(
             self._send_scores, max_items=SCORE_BATCH_ITEMS, linger_s=SCORE_LINGER_S
         )
@@ -305,6 +306,7 @@ class StageHandlers:
                 intended=self.deps.intended,
                 rules=self.deps.rules,
                 max_message_bytes=self.settings.max_message_bytes,
+                intended_cache=self.intended_cache,
             )
 
         if self.pool is not None:
