@@ -176,3 +176,6 @@ class Settings(BaseSettings):
         ge=0,
         description="per analysis process: masked intended configs kept between audits (0: none)",
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop", description="a stream worker's event loop: uvloop runs its sockets in C"
+    )

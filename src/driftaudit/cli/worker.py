@@ -61,9 +61,10 @@ def worker(
     """Run a stream worker: split, fetch, analyze, history sink, fleet score and its web views."""
     from driftaudit.bootstrap import build_stream_deps
     from driftaudit.streams.app import create_app
-    from driftaudit.streams.runtime import broker_for, prepare_broker, run_worker
+    from driftaudit.streams.runtime import broker_for, prepare_broker, run_worker, use_event_loop
 
     settings = Settings()
+    use_event_loop(settings.event_loop)
     try:
         explicit = web_port is not None or "worker_web_port" in settings.model_fields_set
         requested = settings.worker_web_port if web_port is None else web_port

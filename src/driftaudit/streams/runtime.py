@@ -28,12 +28,40 @@ from driftaudit.streams.deps import StreamDeps
 from driftaudit.streams.embedded_broker import EmbeddedTansu
 from driftaudit.streams.log_config import quiet_libraries
 
-__all__ = ["EMBEDDED_SESSION_TIMEOUT_S", "broker_for", "prepare_broker", "run_worker", "running"]
+__all__ = [
+    "EMBEDDED_SESSION_TIMEOUT_S",
+    "broker_for",
+    "prepare_broker",
+    "run_worker",
+    "running",
+    "use_event_loop",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Tansu makes a first group join wait about half the session timeout.
 EMBEDDED_SESSION_TIMEOUT_S = 2.0
+
+
+def use_event_loop(kind: str) -> str:
+    """Make ``kind`` (``uvloop`` or ``asyncio``) the event loop of the loops this process creates next.
+
+    A worker's event loop carries every socket it has: Kafka fetches and
+    produces, device HTTP and SSH sessions, the analysis children's replies.
+    The stdlib's selector loop runs its transports in Python; uvloop's are
+    libuv's, in C. Call it before anything creates a loop (the broker
+    preparation, the Faust app). Returns the loop chosen: ``asyncio`` when
+    uvloop cannot be imported (a warning says so).
+    """
+    if kind != "uvloop":
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        logger.warning("uvloop is not installed: the worker runs on the asyncio event loop")
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
 
 
 @contextlib.contextmanager
