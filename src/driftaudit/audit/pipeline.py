@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditSummary",
     "analyze_config",
+    "device_config_message",
     "analyze_outcomes",
     "fetch_and_analyze",
     "resolve_audit",
@@ -117,6 +118,26 @@ def to_device_config(
     the failure) goes on. With ``max_message_bytes``, a message that would be
     larger becomes an ``error`` result (:func:`too_large`), on every path alike.
     """
+    return device_config_message(
+        outcome,
+        audit_id=audit_id,
+        device=device,
+        requested_at=requested_at,
+        registry=registry,
+        max_message_bytes=max_message_bytes,
+    )[0]
+
+
+def device_config_message(
+    outcome: FetchOutcome,
+    *,
+    audit_id: str,
+    device: Device,
+    requested_at: datetime,
+    registry: MaskingRegistry,
+    max_message_bytes: int | None = None,
+) -> tuple[DeviceConfig, bytes]:
+    """:func:`to_device_config` and its JSON bytes, serialized once (the size check needs them anyway)."""
     failure = outcome if isinstance(outcome, FetchFailure) else None
     redacted = redact_outcome(outcome, registry.for_platform(device.platform))
     config = DeviceConfig(
@@ -128,11 +149,17 @@ def to_device_config(
         redacted_text=redacted,
         failure=failure,
     )
-    if max_message_bytes is not None:
-        size = len(config.model_dump_json().encode())
-        if size > max_message_bytes:
-            return too_large(config, size, max_message_bytes)
-    return config
+    data = _json(config)
+    if max_message_bytes is not None and len(data) > max_message_bytes:
+        config = too_large(config, len(data), max_message_bytes)
+        data = _json(config)
+    return config, data
+
+
+def _json(config: DeviceConfig) -> bytes:
+    """``model_dump_json().encode()`` without its two copies of a config-sized text."""
+    data: bytes = config.__pydantic_serializer__.to_json(config)
+    return data
 
 
 def too_large(config: DeviceConfig, size: int, limit: int) -> DeviceConfig:

@@ -104,10 +104,10 @@ def config_and_event(
     its volatile values are left to mask; ``intended_cache`` keeps the masked
     intended configs between audits.
     """
-    from driftaudit.audit.pipeline import analyze_config, to_device_config
+    from driftaudit.audit.pipeline import analyze_config, device_config_message
     from driftaudit.streams.codec import encode
 
-    config = to_device_config(
+    config, config_bytes = device_config_message(
         outcome,
         audit_id=audit_id,
         device=device,
@@ -125,7 +125,7 @@ def config_and_event(
         just_redacted=True,
         intended_cache=intended_cache,
     )
-    return encode(config), encode(event)
+    return config_bytes, encode(event)
 
 
 def _config_and_event(
