@@ -243,8 +243,7 @@ def prune_shared_blocks(
     blocks_actual, blocks_intended = _chunks(actual, leaders), _chunks(intended, leaders)
     # a block both texts hold alike, with its head once on each side: the (head, body) pair occurs
     # once in each, and no other block on either side has that head
-    pairs_actual = Counter(blocks_actual)
-    common = pairs_actual.keys() & Counter(blocks_intended).keys()
+    common = set(blocks_actual).intersection(blocks_intended)
     if not common:
         return actual, intended
     heads_actual = Counter(map(itemgetter(0), blocks_actual))
