@@ -106,9 +106,7 @@ async def test_a_dead_child_is_replaced_and_its_message_runs_here(settings: Sett
     pool = AnalysisPool(settings, 1)
     await pool.start()
     try:
-        executor = pool._executor  # noqa: SLF001 - the children under test
-        assert executor is not None
-        for pid in list(executor._processes):  # noqa: SLF001
+        for pid in pool.child_pids():
             os.kill(pid, signal.SIGKILL)
         fallback = (b"config", b"event")
         assert await _from_child(pool, lambda: fallback) == fallback
@@ -135,7 +133,7 @@ def test_the_children_of_a_killed_worker_exit(settings: Settings, tmp_path: Path
         "async def main():\n"
         "    pool = AnalysisPool(Settings(intended_dir=Path(sys.argv[1]), masking_key='k'), 2)\n"
         "    await pool.start()\n"
-        "    print(' '.join(str(p) for p in pool._executor._processes), flush=True)\n"
+        "    print(' '.join(str(p) for p in pool.child_pids()), flush=True)\n"
         "    time.sleep(60)\n"
         "if __name__ == '__main__':\n"
         "    asyncio.run(main())\n",
