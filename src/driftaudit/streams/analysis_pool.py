@@ -362,7 +362,8 @@ class AnalysisPool:
             child.pending.clear()
             child.ready.cancel()
             if child.transport is not None:
-                child.transport.close()  # end of file: an idle child exits
+                # closed now, unsent requests dropped: end of file, and a busy child's reply fails
+                child.transport.abort()
         await asyncio.to_thread(_end, [child.process for child in children])
         self._started = False
 
