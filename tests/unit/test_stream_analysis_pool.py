@@ -267,6 +267,8 @@ async def test_stop_cancels_the_calls_in_flight_and_leaves_no_child(big_settings
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(result, asyncio.CancelledError) for result in results), results
     assert pool.child_pids() == []
+    with pytest.raises(RuntimeError, match="not started"):  # a call made after stop is refused
+        await _from_child(pool, _no_fallback)
     assert [pid for pid in pids if _running(pid)] == []
     assert pool.fallbacks == 0
 

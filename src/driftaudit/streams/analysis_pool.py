@@ -365,7 +365,7 @@ class AnalysisPool:
                 # closed now, unsent requests dropped: end of file, and a busy child's reply fails
                 child.transport.abort()
         await asyncio.to_thread(_end, [child.process for child in children])
-        self._started = False
+        self._started = self._closing = False  # a call made from now on is refused: not started
 
     def _spawn(self) -> _Child:
         ours, theirs = socket.socketpair()
