@@ -163,6 +163,42 @@ async def test_a_child_killed_with_a_call_in_flight_on_it_gives_that_call_the_fa
     assert pool.fallbacks == 1
 
 
+async def _new_pids(pool: AnalysisPool, old: set[int]) -> list[int]:
+    """The pool's children once none of them is in ``old`` (a replacement was started)."""
+    for _ in range(1000):
+        pids = pool.child_pids()
+        if pids and not set(pids) & old:
+            return pids
+        await asyncio.sleep(0.01)
+    pytest.fail(f"no child replaced {old}")
+
+
+async def test_a_replacement_that_dies_before_it_is_ready_is_replaced_again(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    fallback = (b"config", b"event")
+    pool = AnalysisPool(settings, 1)
+    await pool.start()
+    try:
+        [first] = pool.child_pids()
+        os.kill(first, signal.SIGKILL)
+        assert await _from_child(pool, lambda: fallback) == fallback  # the call that meets it
+        [second] = await _new_pids(pool, {first})
+        os.kill(second, signal.SIGKILL)  # spawned, still importing: not ready
+        with caplog.at_level(logging.ERROR, logger="driftaudit.streams.analysis_pool"):
+            # no child running or starting: this call runs here at once
+            assert await asyncio.wait_for(_from_child(pool, lambda: fallback), 30) == fallback
+        assert any("no analysis process is running" in r.getMessage() for r in caplog.records)
+        assert pool.fallbacks == 2
+        [third] = await _new_pids(pool, {first, second})  # a second later, another child
+        value, _ = await asyncio.wait_for(_from_child(pool, _no_fallback), 60)
+        assert pool.child_pids() == [third]
+    finally:
+        await pool.stop()
+    assert DeviceConfig.model_validate_json(value).device.device_id == "leaf-1"
+    assert pool.fallbacks == 2
+
+
 async def test_an_exception_of_the_step_in_a_child_is_raised_in_the_worker_as_that_exception(
     settings: Settings,
 ) -> None:
