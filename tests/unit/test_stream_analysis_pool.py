@@ -375,3 +375,25 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+class _KeywordOnlyError(Exception):
+    """An exception pickle cannot rebuild (its constructor wants a keyword its args do not give)."""
+
+    def __init__(self, *, detail: str) -> None:
+        super().__init__(f"failed: {detail}")
+
+
+def test_an_exception_that_cannot_cross_to_the_worker_becomes_a_runtime_error_naming_it() -> None:
+    from driftaudit.streams.analysis_pool import _failure
+
+    try:
+        raise _KeywordOnlyError(detail="x")
+    except _KeywordOnlyError as exc:
+        ok, crossing, trace = _failure(exc)
+    assert ok is False
+    assert type(crossing) is RuntimeError
+    assert "_KeywordOnlyError" in str(crossing)
+    assert "test_an_exception_that_cannot_cross" in (trace or "")
+    plain = ValueError("plain")
+    assert _failure(plain)[1] is plain  # one that can cross goes as it is
