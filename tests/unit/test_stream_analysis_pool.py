@@ -129,6 +129,34 @@ async def test_a_dead_child_is_replaced_and_its_message_runs_here(settings: Sett
     assert _same(again, event_here)
 
 
+def test_the_pool_runs_on_uvloop_the_event_loop_of_a_worker(settings: Settings) -> None:
+    """uvloop's transports are not asyncio.Transport subclasses: the pool must not assume they are."""
+    import uvloop
+
+    _, event_here = _here(settings)
+
+    async def audit() -> tuple[bytes, tuple[bytes, bytes]]:
+        pool = AnalysisPool(settings, 1)
+        await pool.start()
+        try:
+            _, first = await _from_child(pool, _no_fallback)
+            for pid in pool.child_pids():
+                os.kill(pid, signal.SIGKILL)
+            fallback = await _from_child(pool, lambda: (b"config", b"event"))
+            assert pool.fallbacks == 1
+            return first, fallback
+        finally:
+            await pool.stop()
+
+    loop = uvloop.new_event_loop()
+    try:
+        first, fallback = loop.run_until_complete(audit())
+    finally:
+        loop.close()
+    assert _same(first, event_here)
+    assert fallback == (b"config", b"event")
+
+
 def _no_fallback() -> tuple[bytes, bytes]:
     pytest.fail("no fallback expected")
 

@@ -47,7 +47,7 @@ import zlib
 from collections.abc import Callable
 from datetime import datetime
 from multiprocessing.context import SpawnProcess
-from typing import Any
+from typing import Any, cast
 
 from driftaudit.domain.mask_cache import MaskCache
 from driftaudit.domain.masking import MaskingRegistry
@@ -270,8 +270,8 @@ class _Child(asyncio.Protocol):
         transport.write(_FRAME.pack(len(payload), request_id) + payload)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport, though not always an asyncio.Transport subclass (uvloop's are not)
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:  # noqa: D102
         buffer = self._buffer
