@@ -150,7 +150,7 @@ def test_the_pool_runs_on_uvloop_the_event_loop_of_a_worker(settings: Settings) 
 
     loop = uvloop.new_event_loop()
     try:
-        first, fallback = loop.run_until_complete(audit())
+        first, fallback = loop.run_until_complete(asyncio.wait_for(audit(), 60))
     finally:
         loop.close()
     assert _same(first, event_here)
