@@ -74,8 +74,6 @@ def calculate_diff(
     *,
     platform: Platform | None = None,
     max_unified_diff_chars: int = MAX_UNIFIED_DIFF_CHARS,
-    actual_redacted: bool = False,
-    intended_cache: MaskCache | None = None,
 ) -> DriftReport:
     """Compare a device's config with its intended config, both masked.
 
@@ -91,8 +89,6 @@ def calculate_diff(
             characters (with a note saying how many lines were left out), so one
             pathological device cannot make an event too large for its topic;
             ``added`` and ``removed`` are never cut.
-        actual_redacted: ``actual`` came from ``redact_secrets`` (see :func:`mask_pair`).
-        intended_cache: masked intended configs kept between calls (see :func:`mask_pair`).
 
     Returns:
         The report: ``compliant``, the added and removed lines with their
@@ -100,9 +96,7 @@ def calculate_diff(
         compliant), the sha256 of each masked text, and how many spans each
         pattern masked in the device's config.
     """
-    masked = mask_pair(
-        actual, intended, patterns, actual_redacted=actual_redacted, intended_cache=intended_cache
-    )
+    masked = mask_pair(actual, intended, patterns)
     return compare_masked(
         masked.actual,
         masked.intended,

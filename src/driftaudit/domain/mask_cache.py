@@ -43,7 +43,6 @@ class MaskCache:
         self.admit_when_full = admit_when_full
         self._entries: dict[tuple[int, str], tuple[CompiledPatterns, str]] = {}
         self._keys: list[tuple[int, str]] = []  # the same keys, for a random pick in O(1)
-        self._where: dict[tuple[int, str], int] = {}
         self._chars = 0
         self._lock = threading.Lock()
         self._random = random.Random(seed)
@@ -80,7 +79,6 @@ class MaskCache:
                 return value
             while self._chars + size > self.max_chars:
                 self._evict_one()
-            self._where[key] = len(self._keys)
             self._keys.append(key)
             self._entries[key] = (patterns, value)
             self._chars += size
@@ -92,7 +90,5 @@ class MaskCache:
         last = self._keys.pop()
         if last != key:
             self._keys[index] = last
-            self._where[last] = index
-        del self._where[key]
         _, value = self._entries.pop(key)
         self._chars -= len(key[1]) + len(value)
