@@ -154,8 +154,12 @@ async def test_every_message_of_an_audit_validates_and_bad_timestamps_are_dead_l
 
         def done(seen: dict[str, list[tuple[bytes | None, bytes]]]) -> bool:
             events = [v for _, v in seen[topics["drift-events"]] if json.loads(v)["audit_id"] == audit_id]
+            # every topic asserted on below is awaited: the reader may return one topic's
+            # partitions before another's, so the drift events alone do not mean the rest was read
             return (
                 len(events) >= n
+                and len(seen[topics["device-fetch"]]) >= n
+                and len(seen[topics["device-configs"]]) >= n
                 and len(seen[topics["dead-letter"]]) >= len(bad)
                 # the report stage batches: one score-input message carries many observations
                 and sum(len(json.loads(v)["observations"]) for _, v in seen[topics["score-input"]]) >= n
