@@ -48,7 +48,7 @@ from driftaudit.domain.ports import VersionedIntendedSource
 from driftaudit.domain.scoring import FleetHealthScorer
 
 if TYPE_CHECKING:
-    from driftaudit.domain.masking import MaskingRegistry
+    from driftaudit.domain.masking import GrammarMemo, MaskingRegistry
     from driftaudit.domain.ports import (
         ComplianceRulesSource,
         HistoryRepository,
@@ -111,12 +111,15 @@ def to_device_config(
     requested_at: datetime,
     registry: MaskingRegistry,
     max_message_bytes: int | None = None,
+    grammar_memo: GrammarMemo | None = None,
 ) -> DeviceConfig:
     """The ``device-configs`` message for one fetch outcome, secrets redacted.
 
     The raw text of a fetched config stops here: only the redacted text (or
     the failure) goes on. With ``max_message_bytes``, a message that would be
     larger becomes an ``error`` result (:func:`too_large`), on every path alike.
+    ``grammar_memo``: a fresh dict to pass on to :func:`analyze_config` of
+    this message (see :func:`~driftaudit.domain.masking.redact_secrets`).
     """
     return device_config_message(
         outcome,
@@ -125,6 +128,7 @@ def to_device_config(
         requested_at=requested_at,
         registry=registry,
         max_message_bytes=max_message_bytes,
+        grammar_memo=grammar_memo,
     )[0]
 
 
@@ -136,10 +140,11 @@ def device_config_message(
     requested_at: datetime,
     registry: MaskingRegistry,
     max_message_bytes: int | None = None,
+    grammar_memo: GrammarMemo | None = None,
 ) -> tuple[DeviceConfig, bytes]:
     """:func:`to_device_config` and its JSON bytes, serialized once (the size check needs them anyway)."""
     failure = outcome if isinstance(outcome, FetchFailure) else None
-    redacted = redact_outcome(outcome, registry.for_platform(device.platform))
+    redacted = redact_outcome(outcome, registry.for_platform(device.platform), grammar_memo)
     config = DeviceConfig(
         audit_id=audit_id,
         device=device,
@@ -194,6 +199,7 @@ def analyze_config(
     rules: ComplianceRulesSource | None = None,
     just_redacted: bool = False,
     intended_cache: MaskCache | None = None,
+    grammar_memo: GrammarMemo | None = None,
 ) -> DriftEvent:
     """The drift event of one ``device-configs`` message.
 
@@ -201,7 +207,9 @@ def analyze_config(
     with ``registry``, so its text is known redacted and only its volatile
     values are left to mask. A message read from a topic is not (its text is
     masked whole). ``intended_cache`` keeps masked intended configs between
-    audits.
+    audits. ``grammar_memo``: the one :func:`to_device_config` filled when it
+    made this message here (the intended config's shared lines are then not
+    read by the grammar again).
 
     The event names the intended version it was compared with when the
     source offers versions (:class:`~driftaudit.domain.ports.VersionedIntendedSource`).
@@ -236,6 +244,7 @@ def analyze_config(
         rules=rules.current() if rules is not None else None,
         just_redacted=just_redacted,
         intended_cache=intended_cache,
+        grammar_memo=grammar_memo,
     )
     if version is not None and event.status in (DeviceStatus.COMPLIANT, DeviceStatus.DRIFTED):
         return event.model_copy(update={"intended_version": version})
@@ -259,22 +268,22 @@ def analyze_outcomes(
     """
     if rules is not None:
         rules.refresh()
-    return [
-        analyze_config(
-            to_device_config(
-                outcome,
-                audit_id=audit_id,
-                device=devices[outcome.device_id],
-                requested_at=requested_at,
-                registry=registry,
-                max_message_bytes=max_message_bytes,
-            ),
-            intended=intended,
+    events = []
+    for outcome in outcomes:
+        memo: GrammarMemo = {}  # one device's: its config and its intended config share most lines
+        config = to_device_config(
+            outcome,
+            audit_id=audit_id,
+            device=devices[outcome.device_id],
+            requested_at=requested_at,
             registry=registry,
-            rules=rules,
+            max_message_bytes=max_message_bytes,
+            grammar_memo=memo,
         )
-        for outcome in outcomes
-    ]
+        events.append(
+            analyze_config(config, intended=intended, registry=registry, rules=rules, grammar_memo=memo)
+        )
+    return events
 
 
 def score_events(

@@ -19,7 +19,7 @@ from driftaudit.domain.compliance import assess
 from driftaudit.domain.diff import MaskedPair, compare_masked, mask_pair
 from driftaudit.domain.features import CompiledRules
 from driftaudit.domain.mask_cache import MaskCache
-from driftaudit.domain.masking import CompiledPatterns, redact_secrets
+from driftaudit.domain.masking import CompiledPatterns, GrammarMemo, redact_secrets
 from driftaudit.domain.models import (
     ConfigResult,
     Device,
@@ -36,14 +36,16 @@ __all__ = ["NO_INTENDED_REASON", "analyze_outcome", "redact_outcome"]
 NO_INTENDED_REASON = "no intended config for device"
 
 
-def redact_outcome(outcome: FetchOutcome, patterns: CompiledPatterns) -> str | None:
+def redact_outcome(
+    outcome: FetchOutcome, patterns: CompiledPatterns, memo: GrammarMemo | None = None
+) -> str | None:
     """The cleaned config with every secret fingerprinted, or None for a failed fetch.
 
     This is what may cross a topic (``device-configs``): the raw output never
-    leaves the fetching process.
+    leaves the fetching process. ``memo``: see :func:`~driftaudit.domain.masking.redact_secrets`.
     """
     if isinstance(outcome, ConfigResult):
-        return redact_secrets(outcome.cleaned_text, patterns)
+        return redact_secrets(outcome.cleaned_text, patterns, memo=memo)
     return None
 
 
@@ -61,6 +63,7 @@ def analyze_outcome(
     rules: CompiledRules | None = None,
     just_redacted: bool = False,
     intended_cache: MaskCache | None = None,
+    grammar_memo: GrammarMemo | None = None,
 ) -> DriftEvent:
     """Turn one device's fetch result into its DriftEvent.
 
@@ -85,6 +88,9 @@ def analyze_outcome(
             with ``patterns`` in this very process, so only its volatile
             values are left to mask (see :func:`~driftaudit.domain.diff.mask_pair`).
         intended_cache: masked intended configs kept between audits.
+        grammar_memo: the memo :func:`redact_outcome` filled with ``patterns``
+            when it redacted this very config, so the intended config's lines
+            it shares are not read by the grammar again.
 
     Returns:
         ``unreachable``/``error`` with the failure's reason when the fetch
@@ -130,7 +136,12 @@ def analyze_outcome(
         None
         if intended is None
         else mask_pair(
-            redacted_text, intended, patterns, actual_redacted=just_redacted, intended_cache=intended_cache
+            redacted_text,
+            intended,
+            patterns,
+            actual_redacted=just_redacted,
+            intended_cache=intended_cache,
+            memo=grammar_memo,
         )
     )
     if masked is None or rules is not None:

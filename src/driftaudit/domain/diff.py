@@ -121,6 +121,7 @@ def mask_pair(
     *,
     actual_redacted: bool = False,
     intended_cache: MaskCache | None = None,
+    memo: GrammarMemo | None = None,
 ) -> MaskedPair:
     """Mask the two texts of a comparison (what :func:`calculate_diff` compares).
 
@@ -134,8 +135,12 @@ def mask_pair(
             other text: a secret in it would stay in clear.
         intended_cache: where the masked intended config is kept between
             comparisons (it changes far less often than it is compared).
+        memo: the grammar's answers per line with these ``patterns`` so far
+            (the redaction of the device's config filled it); a fresh one by
+            default. The lines both texts share are read by the grammar once.
     """
-    memo: GrammarMemo = {}  # this comparison's only: the lines both texts share are masked once
+    if memo is None:
+        memo = {}  # this comparison's only
     if actual_redacted:
         masked_actual, counts = mask_redacted(actual, patterns)
     else:
@@ -143,7 +148,9 @@ def mask_pair(
     if intended == actual:
         masked_intended = masked_actual
     elif intended_cache is not None:
-        masked_intended = intended_cache.masked(intended, patterns, partial(mask_content, patterns=patterns))
+        masked_intended = intended_cache.masked(
+            intended, patterns, partial(mask_content, patterns=patterns, memo=memo)
+        )
     else:
         masked_intended = mask_with_counts(intended, patterns, memo=memo)[0]
     return MaskedPair(masked_actual, masked_intended, counts)

@@ -470,14 +470,25 @@ def mask_with_counts(
     return text, counts
 
 
-def mask_content(content: str, patterns: CompiledPatterns) -> str:
-    """The text to compare: secrets fingerprinted, volatile values replaced or dropped."""
-    return mask_with_counts(content, patterns)[0]
+def mask_content(content: str, patterns: CompiledPatterns, *, memo: GrammarMemo | None = None) -> str:
+    """The text to compare: secrets fingerprinted, volatile values replaced or dropped.
+
+    ``memo``: see :func:`redact_secrets`.
+    """
+    return mask_with_counts(content, patterns, memo=memo)[0]
 
 
-def redact_secrets(content: str, patterns: CompiledPatterns) -> str:
-    """Only the secrets masked: what may leave the process (topics, history, logs)."""
-    return _redact(content, patterns, {})
+def redact_secrets(content: str, patterns: CompiledPatterns, *, memo: GrammarMemo | None = None) -> str:
+    """Only the secrets masked: what may leave the process (topics, history, logs).
+
+    ``memo`` (a fresh dict, used with these ``patterns`` only) keeps the
+    grammar's answer per line: the fetch step redacts a device's config and
+    then masks its intended config, whose lines are mostly the same, so with
+    one memo for both each shared line is read by the grammar once. The
+    grammar reads one line at a time (see :func:`_apply_grammar`), so the
+    answer is the same wherever the line stands.
+    """
+    return _redact(content, patterns, {}, memo)
 
 
 def _redact(

@@ -50,7 +50,7 @@ from multiprocessing.context import SpawnProcess
 from typing import Any, cast
 
 from driftaudit.domain.mask_cache import MaskCache
-from driftaudit.domain.masking import MaskingRegistry
+from driftaudit.domain.masking import GrammarMemo, MaskingRegistry
 from driftaudit.domain.models import ConfigResult, Device, FetchOutcome
 from driftaudit.domain.ports import ComplianceRulesSource, IntendedConfigSource
 from driftaudit.settings import Settings
@@ -116,6 +116,7 @@ def config_and_event(
     from driftaudit.audit.pipeline import analyze_config, device_config_message
     from driftaudit.streams.codec import encode
 
+    memo: GrammarMemo = {}  # the config's lines the grammar read, for its intended config's
     config, config_bytes = device_config_message(
         outcome,
         audit_id=audit_id,
@@ -123,6 +124,7 @@ def config_and_event(
         requested_at=requested_at,
         registry=registry,
         max_message_bytes=max_message_bytes,
+        grammar_memo=memo,
     )
     if rules is not None and rules.due():
         rules.refresh()  # a stat (and a read when the file changed)
@@ -133,6 +135,7 @@ def config_and_event(
         rules=rules,
         just_redacted=True,
         intended_cache=intended_cache,
+        grammar_memo=memo,
     )
     return config_bytes, encode(event)
 
