@@ -75,7 +75,7 @@ class SuffixGroup:
         head = self.head.match
         end_of_text = len(encoded)
         found: list[tuple[int, int]] = []
-        for spans in whole.all_spans(text):
+        for spans in whole.all_ascii_spans(encoded):
             start, end = spans[0]
             head_match = head(text, start)
             if head_match is None:
