@@ -50,6 +50,7 @@ from driftaudit.domain.models import MaskingPattern, PatternKind, Platform
 from driftaudit.domain.re2scan import Scanner, re2_options
 from driftaudit.domain.reversible import decode_cisco7, decode_junos9
 from driftaudit.domain.secrets_grammar import SecretGrammar, grammar_for
+from driftaudit.domain.suffixgroup import SuffixGroup, suffix_group
 
 __all__ = [
     "GRAMMAR_RULE",
@@ -88,6 +89,17 @@ class _Rule:
     scanner: Scanner
     group: int  # index of the "value" group when the pattern has one, else 0 (the whole match)
     token: str | None = None  # what every span becomes; None: a secret's own fingerprint
+    #: the value group found without RE2's submatch engine, for patterns of that shape
+    suffix: SuffixGroup | None = None
+
+    def value_spans(self, text: str) -> list[tuple[int, int]]:
+        """The span to mask of every match, left to right (the ``value`` group, else the whole match)."""
+        if self.suffix is not None:
+            spans = self.suffix.spans(text)
+            if spans is not None:
+                return spans
+        group = self.group
+        return [found[group] for found in self.scanner.all_spans(text)]
 
 
 def _compile_set(rules: tuple[_Rule, ...], patterns: Mapping[str, str]) -> Any:
@@ -167,7 +179,8 @@ def _compile_rule(pattern: MaskingPattern) -> tuple[_Rule, str]:
         token: str | None = f"<volatile:{pattern.name}>"
     else:
         token = f"<secret:ignored:{pattern.name}>" if pattern.ignore_changes else None
-    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group, token), source
+    suffix = suffix_group(pattern.regex) if group else None
+    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group, token, suffix), source
 
 
 class MaskingRegistry:
@@ -377,10 +390,8 @@ def _apply(
     pieces: list[str] = []
     position = 0
     count = 0
-    group = rule.group
     constant = rule.token
-    for spans in rule.scanner.all_spans(text):
-        start, end = spans[group]
+    for start, end in rule.value_spans(text):
         if start < 0 or start == end:
             continue
         if text.find("<", max(0, start - _TOKEN_MAX), end) >= 0 and _touches_token(text, start, end):

@@ -74,7 +74,10 @@ class Scanner:
         """The spans of :meth:`spans` as one list: on ASCII text, one tight loop and no generator."""
         if self._engine is None or not text.isascii():
             return list(self.spans(text))
-        encoded = text.encode("ascii")
+        return self.all_ascii_spans(text.encode("ascii"))
+
+    def all_ascii_spans(self, encoded: bytes) -> list[_Spans]:
+        """:meth:`all_spans` of an ASCII text given as its bytes (the engine must be reachable)."""
         match = self._engine.Match
         unanchored = self._unanchored
         found_all: list[_Spans] = []

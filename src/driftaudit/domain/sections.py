@@ -65,6 +65,10 @@ class OrderedHead:
     deep: bool = False
 
 
+#: how many line texts each rule table remembers the answers for (then it stops remembering)
+_RULE_CACHE_SIZE = 65536
+
+
 @dataclass(frozen=True, slots=True)
 class SectionRules:
     """What a platform treats as ordered.
@@ -90,6 +94,7 @@ class SectionRules:
     junos_ordered: tuple[re.Pattern[str], ...] = ()
     comment_leaders: str = "!"
     _cache: dict[str, OrderedHead | None] = field(default_factory=dict, compare=False, repr=False)
+    _group_cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
     _groups: re.Pattern[str] | None = field(default=None, init=False, compare=False, repr=False)
     #: matches (at the start, as ``match``) wherever one of ``junos_ordered`` does
     junos_ordered_any: re.Pattern[str] | None = field(default=None, init=False, compare=False, repr=False)
@@ -115,16 +120,26 @@ class SectionRules:
         except KeyError:
             pass
         found = next((rule for rule in self.ordered_heads if rule.pattern.match(text)), None)
-        if len(self._cache) < 65536:
+        if len(self._cache) < _RULE_CACHE_SIZE:
             self._cache[text] = found
         return found
 
     def group_key(self, text: str) -> str | None:
-        """The ordered group a sibling line belongs to, or None when it is free."""
+        """The ordered group a sibling line belongs to, or None when it is free.
+
+        Remembered per line text, as :meth:`ordered_head` is: the pruner asks it
+        for every block head both texts hold, and the same heads come back with
+        every comparison of a device (a lookup costs a third of a match).
+        """
+        try:
+            return self._group_cache[text]
+        except KeyError:
+            pass
         match = self._groups.match(text) if self._groups is not None else None
-        if match is None:
-            return None
-        return next(group for group in match.groups() if group is not None)
+        found = None if match is None else next(group for group in match.groups() if group is not None)
+        if len(self._group_cache) < _RULE_CACHE_SIZE:
+            self._group_cache[text] = found
+        return found
 
 
 def _without_names(source: str) -> str:
