@@ -76,6 +76,20 @@ class Scanner:
             return list(self.spans(text))
         return self.all_ascii_spans(text.encode("ascii"))
 
+    @property
+    def ascii_ready(self) -> bool:
+        """Whether ASCII text can be searched as bytes (:meth:`all_ascii_spans`, :meth:`first_start`)."""
+        return self._engine is not None
+
+    def first_start(self, encoded: bytes, position: int) -> int:
+        r"""Where the leftmost match at or after ``position`` of an ASCII text's bytes starts (-1: none).
+
+        The text before ``position`` stays the context (``^``, ``\b``), as in a
+        search of the whole text. The engine must be reachable (:attr:`ascii_ready`).
+        """
+        start: int = self._engine.Match(self._unanchored, encoded, position, len(encoded))[0][0]
+        return start
+
     def all_ascii_spans(self, encoded: bytes) -> list[_Spans]:
         """:meth:`all_spans` of an ASCII text given as its bytes (the engine must be reachable)."""
         match = self._engine.Match

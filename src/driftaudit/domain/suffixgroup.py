@@ -67,20 +67,18 @@ class SuffixGroup:
         so the caller takes the submatch path.
         """
         whole, value = self.whole, self.value
-        if whole._engine is None or value._engine is None or not text.isascii():
+        if not (whole.ascii_ready and value.ascii_ready and text.isascii()):
             return None
         encoded = text.encode("ascii")
-        search = value._engine.Match
-        unanchored = value._unanchored
+        search = value.first_start
         head = self.head.match
-        end_of_text = len(encoded)
         found: list[tuple[int, int]] = []
         for spans in whole.all_ascii_spans(encoded):
             start, end = spans[0]
             head_match = head(text, start)
             if head_match is None:
                 return None  # cannot happen for a match of the whole pattern: the submatch path decides
-            begin = search(unanchored, encoded, head_match.end(), end_of_text)[0][0]
+            begin = search(encoded, head_match.end())
             if begin < 0 or begin > end:
                 return None  # cannot happen either (see the module docstring)
             found.append((begin, end))
