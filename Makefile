@@ -11,7 +11,10 @@ STAMP := $(VENV)/.installed
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# the modules setup.py compiles: editing one rebuilds them (a stale compiled module would shadow it)
+COMPILED := $(shell sed -n 's/^    "\(src\/[^"]*\.py\)",$$/\1/p' setup.py)
+
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -53,4 +56,5 @@ run: $(STAMP) ## The local demo on embedded defaults (Tansu, simulated fleet, ch
 
 .PHONY: clean
 clean: ## Remove the venv, caches and the local history store
-	rm -rf $(VENV) .driftaudit .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .driftaudit .mypy_cache .ruff_cache .pytest_cache build
+	find src -name '*.so' -delete

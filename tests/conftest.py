@@ -1,7 +1,9 @@
 """Root conftest: loads the fixture plugins, one module per area, and Hypothesis profiles."""
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 pytest_plugins = [
@@ -29,3 +31,22 @@ _SELECT_BASED = ("test_ssh_third_party.py", "test_fakenos.py", "test_ssh_real_de
 def pytest_collection_modifyitems(items: list) -> None:
     """Run the ``select()``-based device-client tests first (see ``_SELECT_BASED``)."""
     items.sort(key=lambda item: item.path.name not in _SELECT_BASED)  # stable: keeps the order within
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test a compiled module older than its source (setup.py builds them in place).
+
+    Python imports ``prune.cpython-*.so`` before ``prune.py``: after an edit, the tests would run
+    the old code. ``make test`` rebuilds first; a bare ``pytest`` stops here instead.
+    """
+    stale = [
+        built.name
+        for built in Path(__file__).resolve().parents[1].glob("src/driftaudit/**/*.so")
+        if (source := built.with_name(built.name.split(".")[0] + ".py")).exists()
+        and source.stat().st_mtime > built.stat().st_mtime
+    ]
+    if stale:
+        raise pytest.UsageError(
+            f"compiled modules older than their sources: {', '.join(sorted(stale))}; run `make install`"
+            " (or build pure Python: DRIFTAUDIT_PURE_PYTHON=1 make install)"
+        )
