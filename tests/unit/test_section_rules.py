@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from driftaudit.domain.models import Platform
-from driftaudit.domain.sections import SECTION_RULES, SectionRules, rules_for
+from driftaudit.domain.sections import (
+    SECTION_RULES,
+    ConfigShape,
+    SectionRules,
+    detect_shape,
+    parse_junos,
+    rules_for,
+)
+from tests.samples_path import CONFIGS, CORPUS, PAIRS, sample_files
 
 LINES = (
     "access-list 101 permit ip any any",
@@ -43,3 +54,54 @@ def test_a_fresh_rule_table_remembers_nothing_of_another() -> None:
     assert fresh.group_key("interface Ethernet1") == "interface Ethernet1"
     assert fresh.group_key("interface Ethernet1") == "interface Ethernet1"
     assert SectionRules().group_key("access-list 1 permit any") is None
+
+
+_JUNOS_TOKENS = (
+    "policy-statement",
+    "filter",
+    "term",
+    "then",
+    "from",
+    "accept",
+    "reject",
+    "family",
+    "inet",
+    "firewall",
+    "policy-options",
+    "T1",
+    "EXPORT",
+    "10.0.0.0/8",
+    "policy-statementX",
+    "xfilter",
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from(_JUNOS_TOKENS), min_size=1, max_size=9))
+def test_a_statement_without_the_junos_words_matches_no_ordered_pattern(tokens: list[str]) -> None:
+    key = " ".join(tokens)
+    for rules in {id(rules): rules for rules in SECTION_RULES.values() if rules.junos_ordered}.values():
+        if any(pattern.match(key) for pattern in rules.junos_ordered):
+            assert rules.may_be_ordered(key), key
+
+
+def test_the_junos_words_hold_on_every_ordered_statement_of_the_samples() -> None:
+    """Every statement of the real Junos configs an ordered pattern matches holds one of the words."""
+    rules = rules_for(Platform.JUNOS)
+    matched = 0
+    folders = (CONFIGS / "juniper_junos", CONFIGS / "juniper_junos_set", PAIRS, CORPUS)
+    for path in [path for folder in folders for path in sample_files(folder)]:
+        text = path.read_text(errors="replace")
+        shape = detect_shape(text, Platform.JUNOS)
+        if shape not in (ConfigShape.JUNOS_BRACES, ConfigShape.JUNOS_SET):
+            continue
+        for statement in parse_junos(text, shape):
+            if any(pattern.match(statement.key) for pattern in rules.junos_ordered):
+                matched += 1
+                assert rules.may_be_ordered(statement.key), statement.key
+    assert matched > 10  # the samples hold policy terms and filter terms
+
+
+def test_without_words_every_statement_may_be_ordered() -> None:
+    rules = SectionRules(junos_ordered=rules_for(Platform.JUNOS).junos_ordered)
+    assert rules.may_be_ordered("system host-name r1")

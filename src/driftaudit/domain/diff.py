@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from driftaudit.domain.mask_cache import MaskCache
 from driftaudit.domain.masking import (
@@ -56,10 +56,10 @@ __all__ = [
 ]
 
 #: default cap of a report's unified diff (the drift lines themselves are never cut)
-MAX_UNIFIED_DIFF_CHARS = 256 * 1024
+MAX_UNIFIED_DIFF_CHARS: Final = 256 * 1024
 
-_JUNOS_SHAPES = (ConfigShape.JUNOS_BRACES, ConfigShape.JUNOS_SET)
-_DIFF_CONTEXT = 3
+_JUNOS_SHAPES: Final = (ConfigShape.JUNOS_BRACES, ConfigShape.JUNOS_SET)
+_DIFF_CONTEXT: Final = 3
 
 
 def text_hash(text: str) -> str:
@@ -393,13 +393,18 @@ def _ordered_candidates(
     out changes no sequence; one match of all the patterns at once per
     statement replaces one match per pattern.
     """
+    may_be_ordered = rules.may_be_ordered
     if len(rules.junos_ordered) == 1:
-        return list(statements)
+        return [statement for statement, key in zip(statements, keys, strict=True) if may_be_ordered(key)]
     combined = rules.junos_ordered_any
     if combined is None:  # pragma: no cover - set whenever there are ordered patterns
         return list(statements)
     match = combined.match
-    return [statement for statement, key in zip(statements, keys, strict=True) if match(key)]
+    return [
+        statement
+        for statement, key in zip(statements, keys, strict=True)
+        if may_be_ordered(key) and match(key)
+    ]
 
 
 def _element_sequences(

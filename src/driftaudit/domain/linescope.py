@@ -24,13 +24,15 @@ when it need not track groups.
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = ["line_local_source"]
 
 #: escapes outside a class that can never match a line break
-_SAFE_ESCAPE_LETTERS = frozenset("dwSbBtfvra")
+_SAFE_ESCAPE_LETTERS: Final = frozenset("dwSbBtfvra")
 #: escapes that match a line break, or that this scanner does not understand
-_NEWLINE_CLASS_ESCAPES = frozenset("sWD")
-_NEWLINE = 0x0A
+_NEWLINE_CLASS_ESCAPES: Final = frozenset("sWD")
+_NEWLINE: Final = 0x0A
 
 
 class _NotLineLocal(Exception):

@@ -40,7 +40,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import re2
 
@@ -65,18 +65,18 @@ __all__ = [
 ]
 
 #: What every mask token looks like; other code may use it to recognise tokens.
-TOKEN_PATTERN = r"<(?:volatile|secret):[A-Za-z0-9._:-]+>"
-_TOKEN = re.compile(TOKEN_PATTERN)
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_FINGERPRINT_HEX = 12
-_TYPE7_MARKER = re.compile(r"(?:^|\s)7[ \t]+$")
-_TOKEN_MAX = 96  # longest token: "<secret:ignored:" + a 64-character name + ">"
+TOKEN_PATTERN: Final = r"<(?:volatile|secret):[A-Za-z0-9._:-]+>"
+_TOKEN: Final = re.compile(TOKEN_PATTERN)
+_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_FINGERPRINT_HEX: Final = 12
+_TYPE7_MARKER: Final = re.compile(r"(?:^|\s)7[ \t]+$")
+_TOKEN_MAX: Final = 96  # longest token: "<secret:ignored:" + a 64-character name + ">"
 #: From this size on, masking runs line-local patterns over the lines that hold a match only (see
 #: _mask_by_lines); on shorter texts the few whole-text scans cost less than finding those lines.
 #: Either way the result is the same.
-LINE_MASKING_MIN_CHARS = 8192
+LINE_MASKING_MIN_CHARS = 8192  # not Final: tests lower it (a compiled Final would be inlined)
 #: The name the vendor secret grammar's spans are counted under in ``mask_counts``.
-GRAMMAR_RULE = "secret-grammar"
+GRAMMAR_RULE: Final = "secret-grammar"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import json
 import re
 import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from driftaudit.domain.envelopes import ALWAYS_METADATA_KEYS, BUILTIN_ENVELOPES
 from driftaudit.domain.errors import ConfigurationError, NormalizationError
@@ -31,26 +31,26 @@ from driftaudit.domain.re2scan import Scanner
 
 __all__ = ["BUILTIN_ENVELOPES", "ConfigNormalizer"]
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
+_ANSI: Final = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_CONTROL: Final = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
 #: A pager prompt at the start of a line ("--More--", "-- MORE --", "---(more 45%)---",
 #: "<--- More --->") and the backspaces and spaces a device sends to erase it.
-_PAGER = re.compile(
+_PAGER: Final = re.compile(
     r"^[ \t]*(?:-{2,}[ \t]?\(?more(?:[ \t]+\d+%)?\)?[ \t]?-{2,}|<-{2,}[ \t]?more[ \t]?-{2,}>)[ \t]?"
     r"(?:[\b]+(?:[ \t]+[\b]+)?)?",
     re.IGNORECASE | re.MULTILINE,
 )
 #: A line that is only a prompt (or a prompt and a command): "router#", "user@host> show ...".
-_PROMPT_GUESS = re.compile(r"^(?:\{[\w:.-]+\}|\[edit[^\]]*\]|[\w.@/:~-]+(?:\([\w./:-]+\))?[#>$%].*)$")
-_HEADERS = re.compile(
+_PROMPT_GUESS: Final = re.compile(r"^(?:\{[\w:.-]+\}|\[edit[^\]]*\]|[\w.@/:~-]+(?:\([\w./:-]+\))?[#>$%].*)$")
+_HEADERS: Final = re.compile(
     r"^(?:Building configuration\.\.\.|Current configuration[ \t]*:[ \t]*\d+ bytes"
     r"|Load for five secs:.*|Time source is .*|show[ \t].*)$"
 )
-_DTD = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_XML_WRAPPED = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?<([\w:.-]+)[^>]*>(.*)</\1>\s*$", re.DOTALL)
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s"{}\[\],:]+')
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_JSON_LITERALS = frozenset({"true", "false", "null"})
+_DTD: Final = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_XML_WRAPPED: Final = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?<([\w:.-]+)[^>]*>(.*)</\1>\s*$", re.DOTALL)
+_JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s"{}\[\],:]+')
+_JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_JSON_LITERALS: Final = frozenset({"true", "false", "null"})
 
 
 class ConfigNormalizer:
@@ -144,13 +144,13 @@ class ConfigNormalizer:
 
 
 #: every ASCII character ``str.rstrip()`` strips (``str.isspace``) other than the line break
-_ASCII_BLANKS = "".join(chr(code) for code in range(128) if chr(code).isspace() and chr(code) != "\n")
+_ASCII_BLANKS: Final = "".join(chr(code) for code in range(128) if chr(code).isspace() and chr(code) != "\n")
 #: the blanks ending a line, in one RE2 scan (ASCII text only: RE2 and Python agree on those characters)
-_TRAILING_BLANKS = Scanner("(?m)[" + "".join(f"\\x{ord(char):02x}" for char in _ASCII_BLANKS) + "]+$")
+_TRAILING_BLANKS: Final = Scanner("(?m)[" + "".join(f"\\x{ord(char):02x}" for char in _ASCII_BLANKS) + "]+$")
 
 
 #: the blanks other than space and tab: each is looked for on its own (a one-character search is memchr)
-_RARE_BLANKS = "".join(char for char in _ASCII_BLANKS if char not in " \t")
+_RARE_BLANKS: Final = "".join(char for char in _ASCII_BLANKS if char not in " \t")
 
 
 def _already_normal(text: str) -> bool:
@@ -238,10 +238,10 @@ def _render_terminal(text: str) -> list[str]:
 
 #: What every match of ``_PAGER`` holds: its last two dashes, an optional blank and ``(``, then
 #: "more" (in any case). A C-level literal search for "--" comes first, the pattern only after it.
-_PAGER_HINT = re.compile(r"--[ \t]?\(?more", re.IGNORECASE)
+_PAGER_HINT: Final = re.compile(r"--[ \t]?\(?more", re.IGNORECASE)
 #: Every character the terminal render acts on: the ANSI escape, backspace, carriage return and
 #: ``_CONTROL``'s (every C0 control but tab and line feed, and DEL).
-_RENDERED = "".join(chr(code) for code in (*range(0x09), *range(0x0B, 0x20), 0x7F))
+_RENDERED: Final = "".join(chr(code) for code in (*range(0x09), *range(0x0B, 0x20), 0x7F))
 
 
 def _may_hold_pager(text: str) -> bool:

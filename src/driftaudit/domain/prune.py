@@ -27,18 +27,19 @@ from collections import Counter
 from collections.abc import Callable
 from itertools import accumulate
 from operator import itemgetter
+from typing import Final
 
 from driftaudit.domain.sections import _BANNER, _EXIT, SectionRules, banner_close
 
 __all__ = ["differ_only_in_comments", "prune_shared_blocks", "shared_line_affixes"]
 
 
-_NOISE: dict[str, re.Pattern[str]] = {}
-_LEADING_NOISE: dict[str, re.Pattern[str]] = {}
+_NOISE: Final[dict[str, re.Pattern[str]]] = {}
+_LEADING_NOISE: Final[dict[str, re.Pattern[str]]] = {}
 #: rounds of affix and leading-noise trimming before the rest is filtered whole
-_AFFIX_ROUNDS = 4
+_AFFIX_ROUNDS: Final = 4
 #: characters of a banner's first window (see _banner_stop)
-_BANNER_WINDOW = 4096
+_BANNER_WINDOW = 4096  # not Final: tests vary it (a compiled Final would be inlined)
 
 
 def differ_only_in_comments(actual: str, intended: str, leaders: str) -> bool:
@@ -209,7 +210,7 @@ def _banner_stop(text: str, start: int) -> int:
         size *= 8
 
 
-_SPLITTERS: dict[str, re.Pattern[str]] = {}
+_SPLITTERS: Final[dict[str, re.Pattern[str]]] = {}
 
 
 def _splitter(leaders: str) -> re.Pattern[str]:

@@ -14,17 +14,18 @@ by Kevin Brintnall's Crypt::Juniper (the reference for ``$9$``).
 from __future__ import annotations
 
 import re
+from typing import Final
 
 __all__ = ["decode_cisco7", "decode_junos9", "encode_cisco7"]
 
-_CISCO7_KEY = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
-_CISCO7 = re.compile(r"(\d{2})((?:[0-9A-Fa-f]{2})+)")
+_CISCO7_KEY: Final = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
+_CISCO7: Final = re.compile(r"(\d{2})((?:[0-9A-Fa-f]{2})+)")
 
-_FAMILY = ("QzF3n6/9CAtpu0O", "B1IREhcSyrleKvMW8LXx", "7N-dVbwsY2g4oaJZGUDj", "iHkq.mPf5T")
-_ALPHABET = "".join(_FAMILY)
-_INDEX = {char: index for index, char in enumerate(_ALPHABET)}
-_EXTRA = {char: 3 - family for family, chars in enumerate(_FAMILY) for char in chars}
-_WEIGHTS = ((1, 4, 32), (1, 16, 32), (1, 8, 32), (1, 64), (1, 32), (1, 4, 16, 128), (1, 32, 64))
+_FAMILY: Final = ("QzF3n6/9CAtpu0O", "B1IREhcSyrleKvMW8LXx", "7N-dVbwsY2g4oaJZGUDj", "iHkq.mPf5T")
+_ALPHABET: Final = "".join(_FAMILY)
+_INDEX: Final = {char: index for index, char in enumerate(_ALPHABET)}
+_EXTRA: Final = {char: 3 - family for family, chars in enumerate(_FAMILY) for char in chars}
+_WEIGHTS: Final = ((1, 4, 32), (1, 16, 32), (1, 8, 32), (1, 64), (1, 32), (1, 4, 16, 128), (1, 32, 64))
 
 
 def decode_cisco7(value: str) -> str | None:

@@ -36,17 +36,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from driftaudit.domain.models import Platform
 from driftaudit.domain.re2scan import Scanner
 
 __all__ = ["SecretGrammar", "SecretSpan", "grammar_for"]
 
-_JUNOS_PLATFORMS = frozenset({Platform.JUNOS, Platform.JUNOS_SET})
+_JUNOS_PLATFORMS: Final = frozenset({Platform.JUNOS, Platform.JUNOS_SET})
 
 #: Keywords a value follows, on every platform.
-_COMMON = (
+_COMMON: Final = (
     "password",
     "secret",
     "key",
@@ -61,7 +61,7 @@ _COMMON = (
     "auth",
     "priv",
 )
-_CISCO_ONLY = (
+_CISCO_ONLY: Final = (
     "passwd",
     "message-digest-key",
     "password-encrypt",
@@ -70,7 +70,7 @@ _CISCO_ONLY = (
     "text",
     *(f"key{digit}" for digit in range(10)),
 )
-_JUNOS_ONLY = (
+_JUNOS_ONLY: Final = (
     "encrypted-password",
     "plain-text-password-value",
     "simple-password",
@@ -85,31 +85,33 @@ _JUNOS_ONLY = (
 )
 
 #: Encryption-type markers kept between a keyword and its value.
-_CISCO_MARKERS = frozenset({*(str(n) for n in range(11)), "encrypted", "clear", "sha512", "sha256", "hidden"})
-_JUNOS_MARKERS = frozenset({"ascii-text", "hexadecimal", "value"})
+_CISCO_MARKERS: Final = frozenset(
+    {*(str(n) for n in range(11)), "encrypted", "clear", "sha512", "sha256", "hidden"}
+)
+_JUNOS_MARKERS: Final = frozenset({"ascii-text", "hexadecimal", "value"})
 #: Markers after which a value is a Cisco type 7 string (decoded before fingerprinting).
-_TYPE7_MARKERS = frozenset({"7", "encrypted"})
+_TYPE7_MARKERS: Final = frozenset({"7", "encrypted"})
 #: Words between a keyword and its marker that qualify the secret: ``enable secret level 15``.
-_MODIFIERS_WITH_ARGUMENT = frozenset({"level", "type"})
-_MODIFIERS = frozenset({"local", "remote", "ascii", "hex", "unencrypted"})
+_MODIFIERS_WITH_ARGUMENT: Final = frozenset({"level", "type"})
+_MODIFIERS: Final = frozenset({"local", "remote", "ascii", "hex", "unencrypted"})
 #: Algorithms after a key id (``message-digest-key 1 md5``) or an SNMPv3 ``auth``/``priv``.
-_AUTH_ALGORITHMS = frozenset(
+_AUTH_ALGORITHMS: Final = frozenset(
     {"md5", "sha", "sha1", "sha-1", "sha224", "sha-224", "sha256", "sha-256", "sha384", "sha-384"}
     | {"sha512", "sha-512", "sha2-256", "sha2-384", "sha2-512", "hmac-md5", "hmac-sha-1", "hmac-sha1"}
     | {"hmac-sha-256", "hmac-sha256", "cmac-aes"}
 )
-_PRIV_ALGORITHMS = frozenset(
+_PRIV_ALGORITHMS: Final = frozenset(
     {"des", "des56", "3des", "aes", "aes128", "aes-128", "aes192", "aes-192", "aes256", "aes-256"}
     | {"aes-cfb-128", "aes-cfb-192", "aes-cfb-256"}
 )
 #: Words after which ``key N`` names a key instead of hiding one.
-_KEY_ID_AFTER = frozenset({"tunnel", "trusted-key"})
+_KEY_ID_AFTER: Final = frozenset({"tunnel", "trusted-key"})
 #: Junos keywords a key id may follow: ``authentication-key 1 type md5 value V``, ``key 0 secret V``.
-_JUNOS_ID_KEYWORDS = frozenset({"authentication-key", "key", "md5"})
-_KEY_LENGTHS = frozenset({"128", "192", "256"})
+_JUNOS_ID_KEYWORDS: Final = frozenset({"authentication-key", "key", "md5"})
+_KEY_LENGTHS: Final = frozenset({"128", "192", "256"})
 #: Words after a keyword that make it a command, not a secret (``password encryption aes``,
 #: ``key chain X``, ``md5 key-chain X``, ``pre-shared-key address A key V``).
-_NOT_VALUES = frozenset(
+_NOT_VALUES: Final = frozenset(
     {"chain", "key-chain", "keychain", "encryption", "config-key", "generate", "zeroize", "import"}
     | {"export", "pubkey-chain", "storage", "address", "hostname", "strength-check", "policy"}
     | {"restriction", "minimum", "minimum-length", "min-length", "prompt", "required", "lifetime"}
@@ -119,22 +121,22 @@ _NOT_VALUES = frozenset(
     | {"encryption-type", "encrypt", "rsa", "ec", "ssh-rsa", "ssh-dss", "ssh-ecdsa", "ssh-ed25519"}
 )
 #: Keywords that only hold a secret right after one of these words.
-_ONLY_AFTER = {"text": frozenset({"authentication"})}
+_ONLY_AFTER: Final = {"text": frozenset({"authentication"})}
 #: Keywords that never hold a secret right after one of these words (``crypto key generate``).
-_NEVER_AFTER = {"key": frozenset({"crypto", "ssh", "public-key", "authorized-key"})}
-_MASK_TOKEN = ("<secret:", "<volatile:")
+_NEVER_AFTER: Final = {"key": frozenset({"crypto", "ssh", "public-key", "authorized-key"})}
+_MASK_TOKEN: Final = ("<secret:", "<volatile:")
 #: Statements whose words are free text, never a secret position.
-_FREE_TEXT = frozenset({"description", "remark"})
-_CISCO_WORD = re.compile(r"\S+")
-_JUNOS_WORD = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[^\s;{}\[\]"]+')
-_NUMBER = re.compile(r"\d+")
-_ADDRESS = re.compile(r"[0-9A-Fa-f:.]*[0-9][0-9A-Fa-f:.]*(?:/\d+)?")
+_FREE_TEXT: Final = frozenset({"description", "remark"})
+_CISCO_WORD: Final = re.compile(r"\S+")
+_JUNOS_WORD: Final = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[^\s;{}\[\]"]+')
+_NUMBER: Final = re.compile(r"\d+")
+_ADDRESS: Final = re.compile(r"[0-9A-Fa-f:.]*[0-9][0-9A-Fa-f:.]*(?:/\d+)?")
 #: Junos names its secret leaves consistently: ``preauthentication-secret``, ``chap-secret``,
 #: ``pap-password``, ``privacy-key``... any such word is a keyword (not ``-key-chain``).
-_SUFFIX_KEYWORD = r"[a-z][a-z0-9-]*-(?:secret|password|key|passphrase)"
-_SUFFIX = re.compile(_SUFFIX_KEYWORD)
+_SUFFIX_KEYWORD: Final = r"[a-z][a-z0-9-]*-(?:secret|password|key|passphrase)"
+_SUFFIX: Final = re.compile(_SUFFIX_KEYWORD)
 #: The indentation of a statement right under a top-level Junos block.
-_JUNOS_INDENT = 4
+_JUNOS_INDENT: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,12 +211,11 @@ class SecretGrammar:
         for start, end in self.lines(text):
             yield from self._line_spans(text, start, end)
 
-    def lines(self, text: str) -> Iterator[tuple[int, int]]:
+    def lines(self, text: str) -> list[tuple[int, int]]:
         """The (start, end) of every line that may hold a secret, in order (the cheap RE2 prefilter)."""
-        for spans in self._prefilter.spans(text):
-            yield spans[0]
+        return [spans[0] for spans in self._prefilter.all_spans(text)]
 
-    def line_spans(self, text: str, start: int, end: int) -> Iterator[SecretSpan]:
+    def line_spans(self, text: str, start: int, end: int) -> list[SecretSpan]:
         """The secret values in the line ``text[start:end]`` (one of :meth:`lines`), in order.
 
         They depend on that line's text alone: the same line masks the same
@@ -236,14 +237,17 @@ class SecretGrammar:
             words.append(_Word(word, start + match.start(), start + match.end()))
         return words
 
-    def _line_spans(self, text: str, start: int, end: int) -> Iterator[SecretSpan]:
+    def _line_spans(self, text: str, start: int, end: int) -> list[SecretSpan]:
+        # a list, not a generator: most lines hold one value or none, and a compiled generator costs
+        # more to set up and drive than the list
         words = self._words(text, start, end)
-        line = text[start:end]
+        found: list[SecretSpan] = []
         if not words:
-            return
+            return found
+        line = text[start:end]
         names = [word.text for word in words]
         if names[0] in _FREE_TEXT:
-            return
+            return found
         index = 0
         host = _snmp_host_start(names, line) if self.cisco else None
         if host is not None:
@@ -253,7 +257,7 @@ class SecretGrammar:
             elif value is not None:
                 span = _span(words[value], type7=names[value - 1] in _TYPE7_MARKERS)
                 if span is not None:
-                    yield span
+                    found.append(span)
                 index = value + 1
         while index < len(names):
             keyword = names[index]
@@ -269,8 +273,9 @@ class SecretGrammar:
                 continue
             span = _span(words[value], type7=_is_type7(names, index, value))
             if span is not None:
-                yield span
+                found.append(span)
             index = value + 1
+        return found
 
     def _applies(self, names: list[str], index: int, line: str) -> bool:
         """Whether the keyword at ``index`` holds a secret in this statement."""
@@ -435,7 +440,7 @@ def _span(word: _Word, *, type7: bool) -> SecretSpan | None:
     return SecretSpan(start, end, type7=type7)
 
 
-_CRYPT_HASH = re.compile(r"\$(?:\d{1,2}|sha\d+|pbkdf2|2[aby]|y)\$")
+_CRYPT_HASH: Final = re.compile(r"\$(?:\d{1,2}|sha\d+|pbkdf2|2[aby]|y)\$")
 
 
 def _is_crypt_hash(value: str) -> bool:
@@ -446,7 +451,7 @@ def _looks_junos(stripped: str) -> bool:
     return stripped.startswith("set ") or stripped.endswith((";", "{", "}")) or "## SECRET-DATA" in stripped
 
 
-_GRAMMARS = {
+_GRAMMARS: Final = {
     "cisco": SecretGrammar(cisco=True, junos=False),
     "junos": SecretGrammar(cisco=False, junos=True),
     "any": SecretGrammar(cisco=True, junos=True),

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 from driftaudit.domain.models import Platform
 
@@ -66,7 +67,7 @@ class OrderedHead:
 
 
 #: how many line texts each rule table remembers the answers for (then it stops remembering)
-_RULE_CACHE_SIZE = 65536
+_RULE_CACHE_SIZE: Final = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,9 @@ class SectionRules:
             ``container`` and ``element``; the sequence of distinct elements in
             each container is compared in order (terms of a policy-statement or
             filter, actions under ``then``).
+        junos_words: words one of which every statement ``junos_ordered``
+            matches holds (empty: no such words known); a statement holding
+            none of them is skipped without running the patterns.
         comment_leaders: characters that start a comment line in an indented
             config. Comment lines are never configuration (the device discards
             them when the config is loaded: headers, ``!#`` defaults, the
@@ -92,6 +96,7 @@ class SectionRules:
     ordered_heads: tuple[OrderedHead, ...] = ()
     ordered_groups: tuple[re.Pattern[str], ...] = ()
     junos_ordered: tuple[re.Pattern[str], ...] = ()
+    junos_words: tuple[str, ...] = ()
     comment_leaders: str = "!"
     _cache: dict[str, OrderedHead | None] = field(default_factory=dict, compare=False, repr=False)
     _group_cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
@@ -112,6 +117,20 @@ class SectionRules:
             except re.error:  # pragma: no cover - our own patterns combine; None: each is matched alone
                 return
             object.__setattr__(self, "junos_ordered_any", combined)
+
+    def may_be_ordered(self, key: str) -> bool:
+        """Whether one of ``junos_ordered`` may match the Junos statement ``key`` (a substring test).
+
+        The patterns start with ``(?:.* )?``: Python's engine tries them at
+        every word of a long statement, several times the cost of looking for
+        a word the match needs.
+        """
+        if not self.junos_words:
+            return True
+        for word in self.junos_words:
+            if word in key:
+                return True
+        return False
 
     def ordered_head(self, text: str) -> OrderedHead | None:
         """The rule that makes ``text``'s children ordered, if any."""
@@ -151,34 +170,36 @@ def _heads(*patterns: str, deep: bool = False) -> tuple[OrderedHead, ...]:
     return tuple(OrderedHead(re.compile(p), deep=deep) for p in patterns)
 
 
-_ACL_HEADS = _heads(
+_ACL_HEADS: Final = _heads(
     r"(?:ip|ipv6|ipv4|mac|arp) access-list ",  # named ACLs on every indented platform
     r"(?:ip|ipv6) prefix-list \S+$",  # EOS: `ip prefix-list X` then `seq N ...` children
     r"policy-map ",  # classes are evaluated in order
     r"banner ",  # the banner body is text
     r"certificate ",  # a certificate blob's hex lines
 )
-_ACL_GROUPS = (
+_ACL_GROUPS: Final = (
     re.compile(r"(access-list \S+) "),  # IOS numbered ACLs, ASA named ACLs
     re.compile(r"((?:ip|ipv6) prefix-list \S+) (?:seq|permit|deny|description)"),
     re.compile(r"(route-map \S+) "),
     re.compile(r"(ip as-path access-list \S+) "),  # first match wins, like an ACL
     re.compile(r"(ip(?:v6)? community-list (?:(?:standard|expanded) )?\S+) "),
 )
-_XR_HEADS = _ACL_HEADS + _heads(r"route-policy ", deep=True)
-_JUNOS_ORDERED = (
+_XR_HEADS: Final = _ACL_HEADS + _heads(r"route-policy ", deep=True)
+#: every match of a _JUNOS_ORDERED pattern holds one of these (tests/unit/test_section_rules.py)
+_JUNOS_WORDS: Final = ("policy-statement ", "filter ")
+_JUNOS_ORDERED: Final = (
     re.compile(r"(?P<container>(?:.* )?policy-statement \S+) (?P<element>term \S+)"),
     re.compile(r"(?P<container>(?:.* )?filter \S+) (?P<element>term \S+)"),
     re.compile(r"(?P<container>(?:.* )?(?:policy-statement|filter) \S+(?: term \S+)? then) (?P<element>.+)"),
 )
 
-_INDENTED_RULES = SectionRules(ordered_heads=_ACL_HEADS, ordered_groups=_ACL_GROUPS)
-_ASA_RULES = SectionRules(ordered_heads=_ACL_HEADS, ordered_groups=_ACL_GROUPS, comment_leaders="!:")
-_JUNOS_RULES = SectionRules(junos_ordered=_JUNOS_ORDERED)
+_INDENTED_RULES: Final = SectionRules(ordered_heads=_ACL_HEADS, ordered_groups=_ACL_GROUPS)
+_ASA_RULES: Final = SectionRules(ordered_heads=_ACL_HEADS, ordered_groups=_ACL_GROUPS, comment_leaders="!:")
+_JUNOS_RULES: Final = SectionRules(junos_ordered=_JUNOS_ORDERED, junos_words=_JUNOS_WORDS)
 
 #: Which sections each platform treats as ordered; ``None`` is used when the
 #: platform is unknown and unions every rule, so nothing ordered is missed.
-SECTION_RULES: Mapping[Platform | None, SectionRules] = {
+SECTION_RULES: Final[Mapping[Platform | None, SectionRules]] = {
     Platform.IOS: _INDENTED_RULES,
     Platform.NXOS: _INDENTED_RULES,
     Platform.EOS: _INDENTED_RULES,
@@ -190,6 +211,7 @@ SECTION_RULES: Mapping[Platform | None, SectionRules] = {
         ordered_heads=_XR_HEADS,
         ordered_groups=_ACL_GROUPS,
         junos_ordered=_JUNOS_ORDERED,
+        junos_words=_JUNOS_WORDS,
         comment_leaders="!#",
     ),
 }
@@ -200,7 +222,7 @@ def rules_for(platform: Platform | None) -> SectionRules:
     return SECTION_RULES.get(platform, SECTION_RULES[None])
 
 
-_SET_PREFIXES = ("set ", "deactivate ", "delete ", "activate ", "protect ", "unprotect ")
+_SET_PREFIXES: Final = ("set ", "deactivate ", "delete ", "activate ", "protect ", "unprotect ")
 
 
 def detect_shape(text: str, platform: Platform | None = None) -> ConfigShape:
@@ -246,11 +268,11 @@ class SectionNode:
         return f"SectionNode({self.text!r}, children={len(self.children)})"
 
 
-_EXIT = re.compile(r"exit(?:-[a-z0-9-]+)?")
-_BANNER = re.compile(r"banner \S+(?: (?P<rest>.*))?$")
-_EOS_BANNER_END = "EOF"
+_EXIT: Final = re.compile(r"exit(?:-[a-z0-9-]+)?")
+_BANNER: Final = re.compile(r"banner \S+(?: (?P<rest>.*))?$")
+_EOS_BANNER_END: Final = "EOF"
 #: deeper lines are kept as siblings at this depth, so comparison never recurses without bound
-_MAX_DEPTH = 48
+_MAX_DEPTH: Final = 48
 
 
 def _banner_delimiter(rest: str | None) -> str | None:

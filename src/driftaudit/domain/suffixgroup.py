@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 import re2
 
@@ -43,12 +44,12 @@ from driftaudit.domain.re2scan import Scanner
 
 __all__ = ["SuffixGroup", "suffix_group"]
 
-_LAZY_LINE = "[^\\n]*?"
-_GROUP = "(?P<value>"
+_LAZY_LINE: Final = "[^\\n]*?"
+_GROUP: Final = "(?P<value>"
 #: characters that are literal outside a class when not escaped
-_META = frozenset("\\^$.|?*+()[]{}")
+_META: Final = frozenset("\\^$.|?*+()[]{}")
 #: escapes of single literal characters accepted in HEAD (``\t``, and escaped punctuation)
-_LITERAL_ESCAPES = {"t": "\t"}
+_LITERAL_ESCAPES: Final = {"t": "\t"}
 
 
 @dataclass(frozen=True, eq=False)
