@@ -8,7 +8,11 @@ the fetch step redacted), which must be equal.
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftaudit.domain.diff import calculate_diff
 from driftaudit.domain.masking import MaskingRegistry, mask_content, redact_secrets
@@ -267,3 +271,23 @@ def test_every_platform_has_a_grammar() -> None:
         )
     assert grammar_for(None).cisco
     assert grammar_for(None).junos
+
+
+_BLANKS = " \t\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2000\u3000"
+
+
+@settings(max_examples=300)
+@given(
+    st.text(alphabet=st.sampled_from(["a", "7", "#", "!", "<", "-", *_BLANKS]), max_size=40),
+    st.integers(0, 5),
+)
+def test_cisco_words_are_the_runs_of_non_blanks(line: str, offset: int) -> None:
+    """The Cisco tokenizer (``str.split`` and ``find``) finds what ``\\S+`` finds, at the same places."""
+    grammar = grammar_for(Platform.IOS)
+    text = "x" * offset + line
+    words = grammar._words(text, offset, len(text))
+    expected = [(m.group(), offset + m.start(), offset + m.end()) for m in re.finditer(r"\S+", line)]
+    stripped = line.lstrip()
+    if not stripped or stripped[0] in "!#":
+        expected = []  # comment lines hold no secret words
+    assert [(word.text, word.start, word.end) for word in words] == expected

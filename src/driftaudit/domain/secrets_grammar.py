@@ -230,7 +230,17 @@ class SecretGrammar:
             return []
         junos = self.junos and (not self.cisco or _looks_junos(stripped))
         words: list[_Word] = []
-        for match in (_JUNOS_WORD if junos else _CISCO_WORD).finditer(line):
+        if not junos:
+            # the Cisco words are the runs of non-blanks (``\S+``): str.split finds the same runs with
+            # the same notion of a blank, and each word starts at the first place it occurs from the
+            # end of the one before (only blanks lie between, and a word holds none)
+            position = 0
+            for word in line.split():
+                at = line.find(word, position)
+                position = at + len(word)
+                words.append(_Word(word, start + at, start + position))
+            return words
+        for match in _JUNOS_WORD.finditer(line):
             word = match.group()
             if junos and word.startswith("#"):
                 break
