@@ -87,8 +87,8 @@ class Scanner:
         The text before ``position`` stays the context (``^``, ``\b``), as in a
         search of the whole text. The engine must be reachable (:attr:`ascii_ready`).
         """
-        start: int = self._engine.Match(self._unanchored, encoded, position, len(encoded))[0][0]
-        return start
+        found: _Spans = self._engine.Match(self._unanchored, encoded, position, len(encoded))
+        return found[0][0]
 
     def all_ascii_spans(self, encoded: bytes) -> list[_Spans]:
         """:meth:`all_spans` of an ASCII text given as its bytes (the engine must be reachable)."""
@@ -97,14 +97,15 @@ class Scanner:
         found_all: list[_Spans] = []
         position, end = 0, len(encoded)
         while True:
-            found = match(unanchored, encoded, position, end)
-            whole = found[0]
-            if whole[0] < 0:
+            # typed: compiled, the spans are read as machine integers, not through generic item calls
+            found: _Spans = match(unanchored, encoded, position, end)
+            start, stop = found[0]
+            if start < 0:
                 return found_all
             found_all.append(found)
             if position == end:
                 return found_all
-            position = position + 1 if position == whole[1] else whole[1]
+            position = position + 1 if position == stop else stop
 
     def _ascii_spans(self, encoded: bytes) -> Iterator[_Spans]:
         # the binding's own loop over bytes (re2._Regexp._match), minus the match objects
