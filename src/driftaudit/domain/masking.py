@@ -91,6 +91,8 @@ class _Rule:
     token: str | None = None  # what every span becomes; None: a secret's own fingerprint
     #: the value group found without RE2's submatch engine, for patterns of that shape
     suffix: SuffixGroup | None = None
+    #: ``kind is PatternKind.VOLATILE``, read once per match (compiled, a field costs no lookup)
+    volatile: bool = False
 
     def value_spans(self, text: str) -> list[tuple[int, int]]:
         """The span to mask of every match, left to right (the ``value`` group, else the whole match)."""
@@ -180,7 +182,9 @@ def _compile_rule(pattern: MaskingPattern) -> tuple[_Rule, str]:
     else:
         token = f"<secret:ignored:{pattern.name}>" if pattern.ignore_changes else None
     suffix = suffix_group(pattern.regex) if group else None
-    return _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group, token, suffix), source
+    volatile = pattern.kind is PatternKind.VOLATILE
+    rule = _Rule(pattern.name, pattern.kind, pattern.ignore_changes, scanner, group, token, suffix, volatile)
+    return rule, source
 
 
 class MaskingRegistry:
@@ -400,7 +404,7 @@ def _apply(
         if constant is None:
             before = text[max(0, start - 8) : start]
             replacement = _fingerprint(text[start:end], key, type7=_TYPE7_MARKER.search(before) is not None)
-        elif rule.kind is PatternKind.VOLATILE and text[end - 1] == "\n":
+        elif rule.volatile and text[end - 1] == "\n":
             replacement = ""  # a volatile span ending with a line break drops the line
         else:
             replacement = constant
