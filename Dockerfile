@@ -12,9 +12,14 @@ RUN groupadd --system --gid 10001 driftaudit \
     && chown driftaudit:driftaudit /fleet
 
 WORKDIR /build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY src ./src
-RUN pip install . && rm -rf /build
+# a C compiler for the analysis hot path (setup.py compiles it with mypyc), removed once it is built
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/* /build
 
 USER driftaudit
 WORKDIR /home/driftaudit

@@ -21,6 +21,7 @@ from hier_config import Platform as HPlatform
 from hier_config import WorkflowRemediation, get_hconfig
 from hier_config.exceptions import DuplicateChildError as HierConfigError
 
+from driftaudit.domain import masking
 from driftaudit.domain.diff import calculate_diff
 from driftaudit.domain.masking import MaskingRegistry
 from driftaudit.domain.models import Platform
@@ -132,6 +133,8 @@ def test_bench_analysis_throughput(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print("\n\nanalysis throughput, pairs/s on the pairs both tools accept")
         print("(driftaudit = normalize -> mask -> diff; hier_config = parse both + remediation, no masking)")
+        built = "compiled by mypyc" if str(masking.__file__).endswith(".so") else "pure Python"
+        print(f"driftaudit's analysis modules: {built}")
         head = ("scenario", "pairs", "skipped", "avg KiB", "driftaudit", "hier_config", "ratio")
         print(
             f"{head[0]:<10} {head[1]:>6} {head[2]:>8} {head[3]:>8} {head[4]:>11} {head[5]:>12} {head[6]:>7}"

@@ -393,9 +393,10 @@ def _ordered_candidates(
     out changes no sequence; one match of all the patterns at once per
     statement replaces one match per pattern.
     """
-    may_be_ordered = rules.may_be_ordered
+    # the method called on ``rules`` (compiled, a direct call; a bound method kept aside is a Python call)
     if len(rules.junos_ordered) == 1:
-        return [statement for statement, key in zip(statements, keys, strict=True) if may_be_ordered(key)]
+        pairs = zip(statements, keys, strict=True)
+        return [statement for statement, key in pairs if rules.may_be_ordered(key)]
     combined = rules.junos_ordered_any
     if combined is None:  # pragma: no cover - set whenever there are ordered patterns
         return list(statements)
@@ -403,7 +404,7 @@ def _ordered_candidates(
     return [
         statement
         for statement, key in zip(statements, keys, strict=True)
-        if may_be_ordered(key) and match(key)
+        if rules.may_be_ordered(key) and match(key)
     ]
 
 

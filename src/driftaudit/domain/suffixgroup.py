@@ -71,7 +71,6 @@ class SuffixGroup:
         if not (whole.ascii_ready and value.ascii_ready and text.isascii()):
             return None
         encoded = text.encode("ascii")
-        search = value.first_start
         head = self.head.match
         found: list[tuple[int, int]] = []
         for spans in whole.all_ascii_spans(encoded):
@@ -79,7 +78,7 @@ class SuffixGroup:
             head_match = head(text, start)
             if head_match is None:
                 return None  # cannot happen for a match of the whole pattern: the submatch path decides
-            begin = search(encoded, head_match.end())
+            begin = value.first_start(encoded, head_match.end())
             if begin < 0 or begin > end:
                 return None  # cannot happen either (see the module docstring)
             found.append((begin, end))
