@@ -50,6 +50,7 @@ class OptionalBuildExt(build_ext):
     """Build the compiled modules, or none of them when the compiler fails (pure Python then)."""
 
     def run(self) -> None:
+        """Run the normal build; on any failure remove what it left and go on without it."""
         try:
             super().run()
         except Exception as exc:  # noqa: BLE001 - any compiler or linker failure: fall back whole
